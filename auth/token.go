@@ -1,0 +1,30 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+)
+
+// Token prefixes make leaked secrets recognizable to secret scanners.
+const (
+	PrefixSession = "vgs_"
+	PrefixAPIKey  = "vgk_"
+)
+
+// NewToken returns a random token with prefix: 32 bytes of entropy, base64url.
+func NewToken(prefix string) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("auth: crypto/rand failed: " + err.Error()) // the OS has no entropy: nothing sane to do
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashToken is the stored form of a token: hex SHA-256. Tokens carry 256 bits
+// of entropy, so a fast hash is enough (unlike passwords).
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,259 @@
+package vigil
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// CredentialType is the kind of login a credential holds; it matches the target
+// credential slot it may be used in.
+type CredentialType string
+
+// Credential types.
+const (
+	CredentialSSH  CredentialType = "ssh"
+	CredentialSMB  CredentialType = "smb"
+	CredentialESXi CredentialType = "esxi"
+	CredentialSNMP CredentialType = "snmp"
+)
+
+// CredentialTypes lists the accepted types.
+var CredentialTypes = []CredentialType{CredentialSSH, CredentialSMB, CredentialESXi, CredentialSNMP}
+
+// SNMP v3 protocols accepted for auth and privacy.
+var (
+	SNMPAuthProtocols = []string{"md5", "sha", "sha224", "sha256", "sha384", "sha512"}
+	SNMPPrivProtocols = []string{"des", "aes", "aes192", "aes256", "aes192c", "aes256c"}
+)
+
+// Credential is a login used by authenticated scans. Secret fields are only
+// ever held decrypted in memory; the store keeps them sealed and the API never
+// returns them.
+type Credential struct {
+	ID             string
+	OrganizationID string
+	Name           string
+	Comment        string
+	Type           CredentialType
+	Username       string
+	Port           int               // ssh
+	Domain         string            // smb
+	SNMPVersion    string            // snmp: v2c or v3
+	AuthProtocol   string            // snmp v3
+	PrivProtocol   string            // snmp v3
+	Secrets        CredentialSecrets // decrypted only by FindCredentialByID
+	SecretsSet     []string          // names of the secrets that are set ("password", "private_key", ...)
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// CredentialSecrets are the sealed fields of a credential.
+type CredentialSecrets struct {
+	Password     string `json:"password,omitempty"`
+	PrivateKey   string `json:"private_key,omitempty"`
+	Passphrase   string `json:"passphrase,omitempty"`
+	Community    string `json:"community,omitempty"`
+	AuthPassword string `json:"auth_password,omitempty"`
+	PrivPassword string `json:"priv_password,omitempty"`
+}
+
+// CredentialInput is a create or partial update. nil leaves a field unchanged;
+// "" clears a secret.
+type CredentialInput struct {
+	Name, Comment, Type, Username, Domain       *string
+	Port                                        *int
+	SNMPVersion, AuthProtocol, PrivProtocol     *string
+	Password, PrivateKey, Passphrase, Community *string
+	AuthPassword, PrivPassword                  *string
+}
+
+// CredentialList is the allow-list of GET /v2/credentials.
+var CredentialList = ListSpec{
+	Filters:     map[string]FilterKind{"name": FilterText, "comment": FilterText, "username": FilterText, "type": FilterExact, "id": FilterExact},
+	Sorts:       []string{"name", "type", "username", "created_at", "updated_at"},
+	DefaultSort: []Sort{{Column: "created_at", Desc: true}},
+	DateColumn:  "created_at",
+}
+
+// ApplyCredentialInput validates in and applies it to c. The type is fixed once
+// created. Fields that do not belong to the type are rejected, so a caller
+// learns at once that e.g. a domain means nothing on an SSH login.
+func ApplyCredentialInput(c *Credential, in CredentialInput, creating bool) error {
+	v := NewValidation("credential")
+	if in.Type != nil {
+		if !creating && CredentialType(*in.Type) != c.Type {
+			v.Add("type", "cannot be changed; create a new credential instead")
+		}
+		c.Type = CredentialType(*in.Type)
+	}
+	str := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	str(&c.Name, in.Name)
+	str(&c.Comment, in.Comment)
+	str(&c.Username, in.Username)
+	str(&c.Domain, in.Domain)
+	str(&c.SNMPVersion, in.SNMPVersion)
+	str(&c.AuthProtocol, in.AuthProtocol)
+	str(&c.PrivProtocol, in.PrivProtocol)
+	str(&c.Secrets.Password, in.Password)
+	str(&c.Secrets.PrivateKey, in.PrivateKey)
+	str(&c.Secrets.Passphrase, in.Passphrase)
+	str(&c.Secrets.Community, in.Community)
+	str(&c.Secrets.AuthPassword, in.AuthPassword)
+	str(&c.Secrets.PrivPassword, in.PrivPassword)
+	if in.Port != nil {
+		c.Port = *in.Port
+	}
+
+	checkText(v, "name", c.Name, MaxNameLen, true)
+	checkText(v, "comment", c.Comment, MaxCommentLen, false)
+	checkText(v, "username", c.Username, MaxNameLen, false)
+	checkText(v, "domain", c.Domain, MaxNameLen, false)
+	for field, s := range map[string]string{"password": c.Secrets.Password, "passphrase": c.Secrets.Passphrase,
+		"community": c.Secrets.Community, "auth_password": c.Secrets.AuthPassword, "priv_password": c.Secrets.PrivPassword} {
+		checkText(v, field, s, 1024, false)
+	}
+	checkText(v, "private_key", c.Secrets.PrivateKey, 32768, false)
+
+	// notUsed rejects a field the type does not have.
+	notUsed := func(field string, set bool) {
+		if set {
+			v.Addf(field, "is not used by %s credentials", c.Type)
+		}
+	}
+	switch c.Type {
+	case CredentialSSH:
+		if c.Port == 0 {
+			c.Port = 22
+		}
+		if c.Port < 1 || c.Port > 65535 {
+			v.Add("port", "must be between 1 and 65535")
+		}
+		if c.Username == "" {
+			v.Add("username", "can't be blank")
+		}
+		if c.Secrets.Password == "" && c.Secrets.PrivateKey == "" {
+			v.Add("password", "a password or a private_key is required")
+		}
+		if c.Secrets.PrivateKey != "" {
+			if err := checkPrivateKey(c.Secrets.PrivateKey, c.Secrets.Passphrase); err != nil {
+				v.Add("private_key", err.Error())
+			}
+		} else {
+			notUsed("passphrase", c.Secrets.Passphrase != "")
+		}
+		notUsed("domain", c.Domain != "")
+		notUsed("snmp_version", c.SNMPVersion != "")
+		notUsed("community", c.Secrets.Community != "")
+		notUsed("auth_protocol", c.AuthProtocol != "")
+		notUsed("priv_protocol", c.PrivProtocol != "")
+		notUsed("auth_password", c.Secrets.AuthPassword != "")
+		notUsed("priv_password", c.Secrets.PrivPassword != "")
+	case CredentialSMB, CredentialESXi:
+		if c.Username == "" {
+			v.Add("username", "can't be blank")
+		}
+		if c.Secrets.Password == "" {
+			v.Add("password", "can't be blank")
+		}
+		notUsed("port", c.Port != 0)
+		notUsed("domain", c.Type == CredentialESXi && c.Domain != "")
+		notUsed("private_key", c.Secrets.PrivateKey != "")
+		notUsed("passphrase", c.Secrets.Passphrase != "")
+		notUsed("snmp_version", c.SNMPVersion != "")
+		notUsed("community", c.Secrets.Community != "")
+		notUsed("auth_protocol", c.AuthProtocol != "")
+		notUsed("priv_protocol", c.PrivProtocol != "")
+		notUsed("auth_password", c.Secrets.AuthPassword != "")
+		notUsed("priv_password", c.Secrets.PrivPassword != "")
+	case CredentialSNMP:
+		if c.SNMPVersion == "" {
+			c.SNMPVersion = "v2c"
+		}
+		notUsed("port", c.Port != 0)
+		notUsed("domain", c.Domain != "")
+		notUsed("password", c.Secrets.Password != "")
+		notUsed("private_key", c.Secrets.PrivateKey != "")
+		notUsed("passphrase", c.Secrets.Passphrase != "")
+		switch c.SNMPVersion {
+		case "v2c":
+			if c.Secrets.Community == "" {
+				v.Add("community", "can't be blank for SNMP v2c")
+			}
+			notUsed("username", c.Username != "")
+			notUsed("auth_protocol", c.AuthProtocol != "")
+			notUsed("priv_protocol", c.PrivProtocol != "")
+			notUsed("auth_password", c.Secrets.AuthPassword != "")
+			notUsed("priv_password", c.Secrets.PrivPassword != "")
+		case "v3":
+			notUsed("community", c.Secrets.Community != "")
+			if c.Username == "" {
+				v.Add("username", "can't be blank for SNMP v3")
+			}
+			if !oneOf(c.AuthProtocol, SNMPAuthProtocols) {
+				v.Addf("auth_protocol", "must be one of %v", SNMPAuthProtocols)
+			}
+			// RFC 3414 derives keys from passwords of at least 8 characters.
+			if len(c.Secrets.AuthPassword) < 8 {
+				v.Add("auth_password", "must be at least 8 characters")
+			}
+			if c.PrivProtocol != "" || c.Secrets.PrivPassword != "" {
+				if !oneOf(c.PrivProtocol, SNMPPrivProtocols) {
+					v.Addf("priv_protocol", "must be one of %v", SNMPPrivProtocols)
+				}
+				if len(c.Secrets.PrivPassword) < 8 {
+					v.Add("priv_password", "must be at least 8 characters")
+				}
+			}
+		default:
+			v.Addf("snmp_version", "must be v2c or v3, got %q", c.SNMPVersion)
+		}
+	default:
+		v.Addf("type", "must be one of ssh, smb, esxi, snmp; got %q", c.Type)
+	}
+	return v.Err()
+}
+
+func checkPrivateKey(key, passphrase string) error {
+	var err error
+	if passphrase != "" {
+		_, err = ssh.ParsePrivateKeyWithPassphrase([]byte(key), []byte(passphrase))
+	} else {
+		_, err = ssh.ParsePrivateKey([]byte(key))
+	}
+	var missing *ssh.PassphraseMissingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &missing):
+		return errors.New("is encrypted; a passphrase is required")
+	case passphrase != "":
+		return errors.New("cannot be decrypted with the passphrase or is not a valid private key")
+	}
+	return errors.New("is not a valid PEM or OpenSSH private key")
+}
+
+func oneOf(s string, set []string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// CredentialService manages credentials, scoped to orgID.
+type CredentialService interface {
+	FindCredentials(ctx context.Context, orgID string, opts ListOptions) ([]*Credential, int, error)
+	FindCredentialByID(ctx context.Context, orgID, id string) (*Credential, error)
+	CreateCredential(ctx context.Context, orgID string, in CredentialInput) (*Credential, error)
+	UpdateCredential(ctx context.Context, orgID, id string, in CredentialInput) (*Credential, error)
+	// DeleteCredentials deletes all or none: ECONFLICT while a target uses one.
+	DeleteCredentials(ctx context.Context, orgID string, ids []string) error
+}

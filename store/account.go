@@ -1,0 +1,318 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/vigilscan/vigil"
+)
+
+type organizationRow struct {
+	bun.BaseModel `bun:"table:organizations"`
+	ID            string    `bun:"id,pk"`
+	Name          string    `bun:"name"`
+	CreatedAt     time.Time `bun:"created_at"`
+	UpdatedAt     time.Time `bun:"updated_at"`
+}
+
+func (r *organizationRow) domain() *vigil.Organization {
+	return &vigil.Organization{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// CreateOrganization creates an organization with its built-in port lists.
+func (s *Store) CreateOrganization(ctx context.Context, name string) (*vigil.Organization, error) {
+	if name == "" || len(name) > vigil.MaxNameLen {
+		return nil, vigil.FieldError("organization.name", "must be 1 to %d characters", vigil.MaxNameLen)
+	}
+	now := s.now()
+	row := &organizationRow{ID: vigil.NewID(), Name: name, CreatedAt: now, UpdatedAt: now}
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		_, err := s.syncBuiltinPortLists(ctx, tx, row.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+// FindOrganizationByID returns ENOTFOUND if there is no such organization.
+func (s *Store) FindOrganizationByID(ctx context.Context, id string) (*vigil.Organization, error) {
+	if !vigil.IsUUID(id) {
+		return nil, vigil.NotFound("organization")
+	}
+	row := new(organizationRow)
+	if err := s.db.NewSelect().Model(row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, notFound(err, "organization")
+	}
+	return row.domain(), nil
+}
+
+// CountOrganizations counts every organization of the installation.
+func (s *Store) CountOrganizations(ctx context.Context) (int, error) {
+	n, err := s.db.NewSelect().Model((*organizationRow)(nil)).Count(ctx)
+	return int(n), err
+}
+
+type userRow struct {
+	bun.BaseModel  `bun:"table:users"`
+	ID             string     `bun:"id,pk"`
+	OrganizationID string     `bun:"organization_id"`
+	Email          string     `bun:"email"`
+	Name           string     `bun:"name"`
+	Role           string     `bun:"role"`
+	Locale         string     `bun:"locale"`
+	Timezone       string     `bun:"timezone"`
+	PasswordHash   string     `bun:"password_hash"`
+	SignInCount    int        `bun:"sign_in_count"`
+	LastSignInAt   *time.Time `bun:"last_sign_in_at"`
+	LastSignInIP   string     `bun:"last_sign_in_ip"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	UpdatedAt      time.Time  `bun:"updated_at"`
+}
+
+func (r *userRow) domain() *vigil.User {
+	return &vigil.User{ID: r.ID, OrganizationID: r.OrganizationID, Email: r.Email, Name: r.Name, Role: vigil.Role(r.Role),
+		Locale: r.Locale, Timezone: r.Timezone, PasswordHash: r.PasswordHash, SignInCount: r.SignInCount,
+		LastSignInAt: r.LastSignInAt, LastSignInIP: r.LastSignInIP, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// CreateUser adds a user to orgID. in must be validated; passwordHash is the
+// argon2id hash of in.Password. ECONFLICT if the e-mail is taken.
+func (s *Store) CreateUser(ctx context.Context, orgID string, in vigil.UserInput, passwordHash string) (*vigil.User, error) {
+	now := s.now()
+	row := &userRow{ID: vigil.NewID(), OrganizationID: orgID, Email: in.Email, Name: in.Name, Role: string(in.Role),
+		Locale: in.Locale, Timezone: in.Timezone, PasswordHash: passwordHash, CreatedAt: now, UpdatedAt: now}
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if n, err := tx.NewSelect().Model((*organizationRow)(nil)).Where("id = ?", orgID).Count(ctx); err != nil {
+			return err
+		} else if n == 0 {
+			return vigil.NotFound("organization")
+		}
+		if n, err := tx.NewSelect().Model((*userRow)(nil)).Where("email = ?", in.Email).Count(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			return vigil.FieldError("user.email", "has already been taken")
+		}
+		_, err := tx.NewInsert().Model(row).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+// FindUserByID returns ENOTFOUND unless the user exists in orgID.
+func (s *Store) FindUserByID(ctx context.Context, orgID, id string) (*vigil.User, error) {
+	if !vigil.IsUUID(id) {
+		return nil, vigil.NotFound("user")
+	}
+	row := new(userRow)
+	if err := s.db.NewSelect().Model(row).Where("id = ? AND organization_id = ?", id, orgID).Scan(ctx); err != nil {
+		return nil, notFound(err, "user")
+	}
+	return row.domain(), nil
+}
+
+// FindUserByEmail looks across organizations (sign-in comes before scoping).
+func (s *Store) FindUserByEmail(ctx context.Context, email string) (*vigil.User, error) {
+	row := new(userRow)
+	if err := s.db.NewSelect().Model(row).Where("email = ?", email).Scan(ctx); err != nil {
+		return nil, notFound(err, "user")
+	}
+	return row.domain(), nil
+}
+
+// RecordSignIn counts a successful sign-in.
+func (s *Store) RecordSignIn(ctx context.Context, userID, ip string, at time.Time) error {
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewUpdate().Model((*userRow)(nil)).
+			Set("sign_in_count = sign_in_count + 1").Set("last_sign_in_at = ?", at).Set("last_sign_in_ip = ?", ip).
+			Where("id = ?", userID).Exec(ctx)
+		return err
+	})
+}
+
+type apiKeyRow struct {
+	bun.BaseModel  `bun:"table:api_keys"`
+	ID             string     `bun:"id,pk"`
+	OrganizationID string     `bun:"organization_id"`
+	Name           string     `bun:"name"`
+	Prefix         string     `bun:"prefix"`
+	KeyHash        string     `bun:"key_hash"`
+	CreatedBy      string     `bun:"created_by,nullzero"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	LastUsedAt     *time.Time `bun:"last_used_at"`
+	RevokedAt      *time.Time `bun:"revoked_at"`
+}
+
+// CreateAPIKey stores k (its hash, never the key).
+func (s *Store) CreateAPIKey(ctx context.Context, k *vigil.APIKey) error {
+	if k.ID == "" {
+		k.ID = vigil.NewID()
+	}
+	k.CreatedAt = s.now()
+	row := &apiKeyRow{ID: k.ID, OrganizationID: k.OrganizationID, Name: k.Name, Prefix: k.Prefix, KeyHash: k.KeyHash,
+		CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt}
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(row).Exec(ctx)
+		return err
+	})
+}
+
+// FindAPIKeyByHash returns the live key with this hash, or ENOTFOUND.
+func (s *Store) FindAPIKeyByHash(ctx context.Context, hash string) (*vigil.APIKey, error) {
+	row := new(apiKeyRow)
+	err := s.db.NewSelect().Model(row).Where("key_hash = ? AND revoked_at IS NULL", hash).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err, "API key")
+	}
+	return &vigil.APIKey{ID: row.ID, OrganizationID: row.OrganizationID, Name: row.Name, Prefix: row.Prefix,
+		KeyHash: row.KeyHash, CreatedBy: row.CreatedBy, CreatedAt: row.CreatedAt, LastUsedAt: row.LastUsedAt}, nil
+}
+
+type tokenRow struct {
+	bun.BaseModel  `bun:"table:tokens"`
+	ID             string     `bun:"id,pk"`
+	OrganizationID string     `bun:"organization_id"`
+	UserID         string     `bun:"user_id"`
+	Kind           string     `bun:"kind"`
+	TokenHash      string     `bun:"token_hash"`
+	IP             string     `bun:"ip"`
+	UserAgent      string     `bun:"user_agent"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	ExpiresAt      *time.Time `bun:"expires_at"`
+	LastUsedAt     *time.Time `bun:"last_used_at"`
+	RevokedAt      *time.Time `bun:"revoked_at"`
+}
+
+// CreateToken stores a bearer token row (its hash).
+func (s *Store) CreateToken(ctx context.Context, t *vigil.Token) error {
+	if t.ID == "" {
+		t.ID = vigil.NewID()
+	}
+	t.CreatedAt = s.now()
+	row := &tokenRow{ID: t.ID, OrganizationID: t.OrganizationID, UserID: t.UserID, Kind: string(t.Kind), TokenHash: t.TokenHash,
+		IP: t.IP, UserAgent: t.UserAgent, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(row).Exec(ctx)
+		return err
+	})
+}
+
+// FindTokenByHash returns a live token (not revoked, not expired at now).
+func (s *Store) FindTokenByHash(ctx context.Context, hash string, now time.Time) (*vigil.Token, error) {
+	row := new(tokenRow)
+	err := s.db.NewSelect().Model(row).
+		Where("token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", hash, now).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err, "token")
+	}
+	return &vigil.Token{ID: row.ID, OrganizationID: row.OrganizationID, UserID: row.UserID, Kind: vigil.TokenKind(row.Kind),
+		TokenHash: row.TokenHash, IP: row.IP, UserAgent: row.UserAgent, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt,
+		LastUsedAt: row.LastUsedAt, RevokedAt: row.RevokedAt}, nil
+}
+
+// RevokeToken ends a token; revoking twice is not an error.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewUpdate().Model((*tokenRow)(nil)).Set("revoked_at = ?", at).
+			Where("id = ? AND revoked_at IS NULL", id).Exec(ctx)
+		return err
+	})
+}
+
+// DeleteExpiredTokens removes tokens that expired or were revoked before cutoff.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*tokenRow)(nil)).
+			Where("expires_at < ? OR revoked_at < ?", cutoff, cutoff).Exec(ctx)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
+type authFailureRow struct {
+	bun.BaseModel `bun:"table:auth_failures"`
+	Key           string     `bun:"key,pk"`
+	Count         int        `bun:"count"`
+	WindowStart   time.Time  `bun:"window_start"`
+	BlockedUntil  *time.Time `bun:"blocked_until"`
+}
+
+// AuthBlockedUntil returns when key may try again; zero if it is not blocked.
+func (s *Store) AuthBlockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	row := new(authFailureRow)
+	err := s.db.NewSelect().Model(row).Where("key = ?", key).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	} else if err != nil {
+		return time.Time{}, err
+	}
+	if row.BlockedUntil != nil && row.BlockedUntil.After(now) {
+		return *row.BlockedUntil, nil
+	}
+	return time.Time{}, nil
+}
+
+// RecordAuthFailure counts a failure for key inside a fixed window and blocks
+// key for lockout when max is reached. It returns the block end, if any.
+func (s *Store) RecordAuthFailure(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockout time.Duration) (time.Time, error) {
+	var until time.Time
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		row := new(authFailureRow)
+		err := tx.NewSelect().Model(row).Where("key = ?", key).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			row = &authFailureRow{Key: key, WindowStart: now}
+		} else if err != nil {
+			return err
+		}
+		if now.Sub(row.WindowStart) > window || (row.BlockedUntil != nil && !row.BlockedUntil.After(now)) {
+			row.Count, row.WindowStart, row.BlockedUntil = 0, now, nil
+		}
+		row.Count++
+		if row.Count >= max {
+			t := now.Add(lockout)
+			row.BlockedUntil, until = &t, t
+		}
+		_, err = tx.NewInsert().Model(row).
+			On("CONFLICT (key) DO UPDATE").
+			Set("count = EXCLUDED.count, window_start = EXCLUDED.window_start, blocked_until = EXCLUDED.blocked_until").
+			Exec(ctx)
+		return err
+	})
+	return until, err
+}
+
+// ResetAuthFailures clears key after a successful sign-in.
+func (s *Store) ResetAuthFailures(ctx context.Context, key string) error {
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewDelete().Model((*authFailureRow)(nil)).Where("key = ?", key).Exec(ctx)
+		return err
+	})
+}
+
+// notFound turns sql.ErrNoRows into ENOTFOUND for what.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return vigil.NotFound(what)
+	}
+	return err
+}
+
+var (
+	_ vigil.AccountService = (*Store)(nil)
+	_ vigil.AuthLimiter    = (*Store)(nil)
+)

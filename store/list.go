@@ -1,0 +1,122 @@
+package store
+
+import (
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/vigilscan/vigil"
+)
+
+// column maps an API list column to SQL.
+type column struct {
+	expr string // the SQL column
+	text bool   // case-insensitive text: filtered and sorted without regard to case
+	uuid bool   // a UUID column: filter values must be UUIDs
+}
+
+// applyList adds the filters, date window, sort and paging of opts to q. The
+// columns were allow-listed by the caller against the resource's vigil.ListSpec;
+// cols maps them to SQL. Values are always bound, never spliced into SQL.
+func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]column, spec vigil.ListSpec, opts vigil.ListOptions) (*bun.SelectQuery, error) {
+	qual := func(expr string) string { return table + "." + expr }
+	for _, f := range opts.Filters {
+		c, ok := cols[f.Column]
+		if !ok {
+			return nil, vigil.FieldError("q["+f.Column+"]", "unknown filter column")
+		}
+		switch f.Kind {
+		case vigil.FilterText:
+			pattern, wild := likePattern(f.Value)
+			lhs := qual(c.expr)
+			if s.dialect == Postgres {
+				lhs = "lower(" + lhs + ")"
+				pattern = strings.ToLower(pattern)
+			}
+			switch {
+			case !wild:
+				// SQLite's text columns are COLLATE NOCASE, so = is case-insensitive
+				// there; PostgreSQL compares lower() on both sides.
+				q = q.Where("? = ?", bun.Safe(lhs), strings.ToLower(f.Value))
+			case strings.ContainsAny(f.Value, `%_\`):
+				// SQLite only uses an index for LIKE without ESCAPE, so the clause is
+				// added only when the value has characters that need escaping.
+				q = q.Where(`? LIKE ? ESCAPE '\'`, bun.Safe(lhs), pattern)
+			default:
+				q = q.Where("? LIKE ?", bun.Safe(lhs), pattern)
+			}
+		case vigil.FilterBool:
+			b, ok := parseBool(f.Value)
+			if !ok {
+				return nil, vigil.FieldError("q["+f.Column+"]", "must be true or false, got %q", f.Value)
+			}
+			q = q.Where("? = ?", bun.Safe(qual(c.expr)), b)
+		default:
+			if strings.Contains(f.Value, "*") {
+				return nil, vigil.FieldError("q["+f.Column+"]", "wildcards are not supported on this column")
+			}
+			if c.uuid && !vigil.IsUUID(f.Value) {
+				return nil, vigil.FieldError("q["+f.Column+"]", "must be a UUID, got %q", f.Value)
+			}
+			q = q.Where("? = ?", bun.Safe(qual(c.expr)), f.Value)
+		}
+	}
+	if spec.DateColumn != "" {
+		if opts.From != nil {
+			q = q.Where("? >= ?", bun.Safe(qual(spec.DateColumn)), *opts.From)
+		}
+		if opts.To != nil {
+			q = q.Where("? < ?", bun.Safe(qual(spec.DateColumn)), *opts.To)
+		}
+	}
+	sorts := opts.Sort
+	if len(sorts) == 0 {
+		sorts = spec.DefaultSort
+	}
+	for _, o := range sorts {
+		c, ok := cols[o.Column]
+		if !ok {
+			return nil, vigil.FieldError("sort_by", "cannot sort by %q", o.Column)
+		}
+		expr := qual(c.expr)
+		if c.text && s.dialect == Postgres {
+			expr = "lower(" + expr + ")"
+		}
+		if o.Desc {
+			expr += " DESC"
+		}
+		q = q.OrderExpr(expr)
+	}
+	// A unique tiebreaker keeps pages stable when sort values repeat.
+	q = q.OrderExpr(qual("id"))
+	return q.Limit(int64(opts.PerPage)).Offset(int64(opts.Offset())), nil
+}
+
+// likePattern turns a q[...] value with '*' wildcards into a LIKE pattern,
+// escaping LIKE's own metacharacters. wild reports whether it had a '*'.
+func likePattern(v string) (pattern string, wild bool) {
+	var b strings.Builder
+	for _, r := range v {
+		switch r {
+		case '*':
+			b.WriteByte('%')
+			wild = true
+		case '%', '_', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), wild
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "true", "1", "yes", "t":
+		return true, true
+	case "false", "0", "no", "f":
+		return false, true
+	}
+	return false, false
+}
