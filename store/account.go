@@ -316,3 +316,16 @@ var (
 	_ vigil.AccountService = (*Store)(nil)
 	_ vigil.AuthLimiter    = (*Store)(nil)
 )
+
+// OnlyOrganizationID returns the id of the single organization, for tools
+// that default to it; EINVALID when there are none or several.
+func (s *Store) OnlyOrganizationID(ctx context.Context) (string, error) {
+	var ids []string
+	if err := s.db.NewSelect().Model((*organizationRow)(nil)).Column("id").Limit(2).Scan(ctx, &ids); err != nil {
+		return "", err
+	}
+	if len(ids) != 1 {
+		return "", vigil.FieldError("organization", "there are %d organizations; name one with --organization", len(ids))
+	}
+	return ids[0], nil
+}

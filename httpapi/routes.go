@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/vigilscan/vigil"
+)
+
+// routes is the whole route table.
+func (s *Server) routes() {
+	api := s.api
+
+	// Health, readiness and metrics: no credentials.
+	huma.Register(api, public(op(http.MethodGet, "/healthz", "healthz", "System", "Liveness probe")), s.handleHealthz)
+	huma.Register(api, public(op(http.MethodGet, "/readyz", "readyz", "System", "Readiness probe: database reachable, schema current")), s.handleReadyz)
+	s.mux.Handle("GET /metrics", metricsHandler(s.registry))
+
+	// Authentication (CG §3.1).
+	huma.Register(api, anonymous(op(http.MethodPost, "/auth/sign_in", "sign-in", "Authentication", "Sign in")), s.handleSignIn)
+	huma.Register(api, op(http.MethodDelete, "/auth/sign_out", "sign-out", "Authentication", "Sign out"), s.handleSignOut)
+
+	// Targets (CG §3.2).
+	huma.Register(api, list(op(http.MethodGet, "/v2/targets", "list-targets", "Targets", "List targets"), vigil.TargetList), s.handleTargetList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/targets", "create-target", "Targets", "Create target")), "target"), s.handleTargetCreate)
+	huma.Register(api, wrap(op(http.MethodPost, "/v2/targets/calculate_hosts", "calculate-hosts", "Targets", "Calculate hosts"), "target"), s.handleTargetCalculateHosts)
+	huma.Register(api, op(http.MethodGet, "/v2/targets/{id}", "show-target", "Targets", "Show a target"), s.handleTargetShow)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/targets/{id}", "update-target", "Targets", "Update a target"), "target"), s.handleTargetUpdate)
+	huma.Register(api, op(http.MethodDelete, "/v2/targets/{id}", "delete-target", "Targets", "Delete a target"), s.handleTargetDelete)
+	huma.Register(api, op(http.MethodDelete, "/v2/targets", "delete-targets", "Targets", "Delete targets (bulk)"), s.handleTargetBulkDelete)
+
+	// Credentials (not in the CG docs; needed by targets).
+	huma.Register(api, list(op(http.MethodGet, "/v2/credentials", "list-credentials", "Credentials", "List credentials"), vigil.CredentialList), s.handleCredentialList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/credentials", "create-credential", "Credentials", "Create credential")), "credential"), s.handleCredentialCreate)
+	huma.Register(api, op(http.MethodGet, "/v2/credentials/{id}", "show-credential", "Credentials", "Show a credential"), s.handleCredentialShow)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/credentials/{id}", "update-credential", "Credentials", "Update a credential"), "credential"), s.handleCredentialUpdate)
+	huma.Register(api, op(http.MethodDelete, "/v2/credentials/{id}", "delete-credential", "Credentials", "Delete a credential"), s.handleCredentialDelete)
+	huma.Register(api, op(http.MethodDelete, "/v2/credentials", "delete-credentials", "Credentials", "Delete credentials (bulk)"), s.handleCredentialBulkDelete)
+
+	// Port lists (CG §3.14).
+	huma.Register(api, list(op(http.MethodGet, "/v2/port_lists", "list-port-lists", "Port Lists", "List port lists"), vigil.PortListList), s.handlePortListList)
+	huma.Register(api, list(op(http.MethodGet, "/v2/port_lists/activated", "list-activated-port-lists", "Port Lists", "List activated port lists"), vigil.PortListList), s.handlePortListActivated)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/port_lists", "create-port-list", "Port Lists", "Create port list")), "port_list"), s.handlePortListCreate)
+	huma.Register(api, op(http.MethodPost, "/v2/port_lists/sync", "sync-port-lists", "Port Lists", "Sync port lists"), s.handlePortListSync)
+	huma.Register(api, op(http.MethodGet, "/v2/port_lists/{id}", "show-port-list", "Port Lists", "Show a port list"), s.handlePortListShow)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/port_lists/{id}", "update-port-list", "Port Lists", "Update port list"), "port_list"), s.handlePortListUpdate)
+	huma.Register(api, op(http.MethodDelete, "/v2/port_lists/{id}", "delete-port-list", "Port Lists", "Delete port list"), s.handlePortListDelete)
+	huma.Register(api, op(http.MethodDelete, "/v2/port_lists", "delete-port-lists", "Port Lists", "Delete port lists (bulk)"), s.handlePortListBulkDelete)
+	huma.Register(api, op(http.MethodGet, "/v2/port_lists/{id}/ranges", "list-port-ranges", "Port Lists", "Port list ranges"), s.handlePortRangeList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/port_lists/{id}/ranges", "add-port-range", "Port Lists", "Add a port range")), "port_range"), s.handlePortRangeAdd)
+	huma.Register(api, op(http.MethodDelete, "/v2/port_lists/{id}/ranges/{range_id}", "delete-port-range", "Port Lists", "Delete a port range"), s.handlePortRangeDelete)
+	huma.Register(api, op(http.MethodPut, "/v2/port_lists/{id}/activate", "activate-port-list", "Port Lists", "Activate port list"), s.handlePortListActivate)
+	huma.Register(api, op(http.MethodPut, "/v2/port_lists/{id}/deactivate", "deactivate-port-list", "Port Lists", "Deactivate port list"), s.handlePortListDeactivate)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/port_lists/{id}/app_type", "port-list-app-type", "Port Lists", "Port list app_type"), "port_list"), s.handlePortListAppType)
+}
+
+// op builds an operation with the error responses every route can give.
+func op(method, path, id, tag, summary string) huma.Operation {
+	errs := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusInternalServerError}
+	if method != http.MethodPost || path == "/v2/port_lists/{id}/ranges" {
+		errs = append(errs, http.StatusNotFound)
+	}
+	return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tag},
+		Errors: errs, Metadata: map[string]any{}}
+}
+
+func created(o huma.Operation) huma.Operation {
+	o.DefaultStatus = http.StatusCreated
+	return o
+}
+
+func wrap(o huma.Operation, key string) huma.Operation {
+	o.Metadata[metaWrap] = key
+	o.Description += "The body may also be sent without the \"" + key + "\" wrapper."
+	return o
+}
+
+func anonymous(o huma.Operation) huma.Operation {
+	o.Metadata[metaAnonymous] = true
+	o.Security = []map[string][]string{{"apiKey": {}}}
+	return o
+}
+
+func public(o huma.Operation) huma.Operation {
+	o.Metadata[metaPublic] = true
+	o.Security = []map[string][]string{}
+	o.Errors = []int{http.StatusServiceUnavailable}
+	return o
+}
+
+func list(o huma.Operation, spec vigil.ListSpec) huma.Operation {
+	documentList(&o, spec)
+	return o
+}
