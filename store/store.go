@@ -172,3 +172,7 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// DB exposes the write handle for tests and maintenance tools that need raw
+// SQL (seeding benchmarks, checking what is on disk). Services never use it.
+func (s *Store) DB() *bun.DB { return s.wdb }
