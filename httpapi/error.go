@@ -100,6 +100,17 @@ func humaError(status int, msg string, errs ...error) huma.StatusError {
 			loc = "body"
 		}
 		m := detail.Message
+		// Name the missing field itself, as our own validation does.
+		if name, ok := strings.CutPrefix(m, "expected required property "); ok {
+			if name, ok = strings.CutSuffix(name, " to be present"); ok {
+				if loc == "body" {
+					loc = name
+				} else {
+					loc += "." + name
+				}
+				m = "can't be blank"
+			}
+		}
 		if strings.HasPrefix(m, "invalid character") || strings.HasPrefix(m, "unexpected end of JSON") {
 			m = "malformed JSON: " + m
 		}

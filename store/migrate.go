@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
@@ -23,8 +24,15 @@ func (s *Store) provider() (*goose.Provider, error) {
 	dialect := goose.DialectSQLite3
 	if s.dialect == Postgres {
 		dialect = goose.DialectPostgres
-		// Several replicas starting at once: one migrates, the others wait.
-		locker, err := lock.NewPostgresSessionLocker()
+		// Several replicas starting at once: one migrates, the others wait. The
+		// lock is per schema, so installations sharing a server do not queue.
+		var schema string
+		if err := s.wdb.QueryRow("SELECT current_schema()").Scan(&schema); err != nil {
+			return nil, err
+		}
+		h := fnv.New64a()
+		h.Write([]byte("vigil-migrate:" + schema))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 600))
 		if err != nil {
 			return nil, err
 		}

@@ -29,10 +29,11 @@ type ServeCmd struct {
 	AdminEmail    string        `help:"E-mail of the admin created on first start." default:"admin@vigil.local" env:"VIGIL_ADMIN_EMAIL"`
 	AdminPassword string        `help:"Password of the admin created on first start (default: random, printed once). Also VIGIL_ADMIN_PASSWORD_FILE." env:"VIGIL_ADMIN_PASSWORD"`
 	OrgName       string        `help:"Name of the organization created on first start." default:"Default" env:"VIGIL_ORG_NAME"`
-
-	// ready is closed when the server listens; tests wait on it.
-	ready func(addr string)
 }
+
+// onListen, when set (by tests), is called with the address the server
+// listens on.
+var onListen func(addr string)
 
 // Run starts the server and blocks until ctx ends, then drains.
 func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
@@ -79,8 +80,8 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: nil}
 	g.Log.Info("vigil listening", "addr", ln.Addr().String(), "database", st.Dialect(), "version", vigil.Version)
-	if c.ready != nil {
-		c.ready(ln.Addr().String())
+	if onListen != nil {
+		onListen(ln.Addr().String())
 	}
 
 	bg, stopBG := context.WithCancel(context.Background())

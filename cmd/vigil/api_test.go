@@ -1,0 +1,486 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/vigilscan/vigil"
+	"github.com/vigilscan/vigil/storetest"
+)
+
+func TestAPISQLite(t *testing.T) { testAPI(t, "sqlite") }
+
+func TestAPIPostgres(t *testing.T) {
+	storetest.PostgresURL(t) // skips, or fails under CI, without PostgreSQL
+	testAPI(t, "postgres")
+}
+
+// fixture is what the walkthrough created in organization A.
+type fixture struct {
+	target, credential, portList, rangeID string
+}
+
+func testAPI(t *testing.T, backend string) {
+	ts := startServer(t, backend)
+	admin := ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	var fx fixture
+	t.Run("Walkthrough", func(t *testing.T) { fx = walkthrough(t, admin) })
+	if t.Failed() {
+		return
+	}
+	t.Run("Isolation", func(t *testing.T) { testIsolation(t, ts, admin, fx) })
+	t.Run("Viewer", func(t *testing.T) { testViewer(t, ts, admin, fx) })
+	t.Run("BadInput", func(t *testing.T) { testBadInput(t, admin, fx) })
+	t.Run("Auth", func(t *testing.T) { testAuth(t, ts) })
+	t.Run("System", func(t *testing.T) { testSystem(t, ts) })
+}
+
+func walkthrough(t *testing.T, c *client) fixture {
+	r := c.do("POST", "/v2/credentials", map[string]any{"credential": map[string]any{
+		"name": "Linux servers", "type": "ssh", "username": "scanner", "password": "s3cret-pass"}})
+	mustStatus(t, r, 201, "create credential")
+	cred := r.data()
+	if cred["has_password"] != true || strings.Contains(string(r.Raw), "s3cret-pass") {
+		t.Fatalf("credential response leaks or hides state: %s", r.Raw)
+	}
+	// The unwrapped body works too.
+	r = c.do("POST", "/v2/port_lists", map[string]any{"name": "Web and DNS", "port_range": "T:80,443,8000-8100,U:53"})
+	mustStatus(t, r, 201, "create port list (unwrapped)")
+	pl := r.data()
+	if pl["port_count"] != float64(104) || pl["port_range"] != "T:80,443,8000-8100,U:53" {
+		t.Fatalf("port list: %s", r.Raw)
+	}
+	r = c.do("POST", "/v2/targets", map[string]any{"target": map[string]any{
+		"name": "Web servers", "hosts": "192.0.2.0/24, www.example.com", "exclude_hosts": "192.0.2.5",
+		"credentials": map[string]any{"ssh": id(cred)}, "port_list_id": id(pl), "alive_test": "icmp", "comment": "DMZ"}})
+	mustStatus(t, r, 201, "create target")
+	tg := r.data()
+	if tg["host_count"] != float64(256) || tg["alive_test"] != "icmp" {
+		t.Fatalf("target: %s", r.Raw)
+	}
+	for i := 0; i < 3; i++ {
+		mustStatus(t, c.do("POST", "/v2/targets", map[string]any{"target": map[string]any{
+			"name": fmt.Sprintf("db-%d", i), "hosts": fmt.Sprintf("198.51.100.%d", i+1)}}), 201, "create db target")
+	}
+
+	// Show, list with filter and sort, paging meta.
+	r = c.do("GET", "/v2/targets/"+id(tg), nil)
+	mustStatus(t, r, 200, "show target")
+	creds := r.data()["credentials"].(map[string]any)
+	if creds["ssh"] != id(cred) || creds["smb"] != nil {
+		t.Errorf("credentials: %v", creds)
+	}
+	r = c.do("GET", "/v2/targets?"+url.Values{"q[name]": {"DB*"}, "sort_by": {"name desc"}, "per_page": {"2"}}.Encode(), nil)
+	mustStatus(t, r, 200, "filtered list")
+	names := []string{}
+	for _, it := range r.list() {
+		names = append(names, it["name"].(string))
+	}
+	meta := r.Body["meta"].(map[string]any)
+	if fmt.Sprint(names) != "[db-2 db-1]" || meta["total_count"] != float64(3) || meta["total_pages"] != float64(2) || meta["per_page"] != float64(2) {
+		t.Errorf("filtered list: %v %v", names, meta)
+	}
+	r = c.do("GET", "/v2/targets?sort_by=-host_count&relative_date_range=1d", nil)
+	if r.Status != 200 || len(r.list()) != 4 || r.list()[0]["name"] != "Web servers" {
+		t.Errorf("sort by host_count: %s", r.Raw)
+	}
+
+	// Partial update: only the comment changes.
+	r = c.do("PUT", "/v2/targets/"+id(tg), map[string]any{"target": map[string]any{"comment": "moved"}})
+	mustStatus(t, r, 200, "update target")
+	if d := r.data(); d["comment"] != "moved" || d["name"] != "Web servers" || d["hosts"] != tg["hosts"] || d["alive_test"] != "icmp" {
+		t.Errorf("partial update: %s", r.Raw)
+	}
+	r = c.do("POST", "/v2/targets/calculate_hosts", map[string]any{"hosts": "192.0.2.0/24", "exclude_hosts": "192.0.2.0/30"})
+	if r.Status != 200 || r.data()["count"] != float64(252) {
+		t.Errorf("calculate_hosts: %s", r.Raw)
+	}
+
+	// Port list ranges, activation, app_type, sync.
+	r = c.do("POST", "/v2/port_lists/"+id(pl)+"/ranges", map[string]any{"port_range": map[string]any{"start": 9000, "end": 9010, "protocol": "tcp"}})
+	mustStatus(t, r, 201, "add range")
+	var rangeID string
+	for _, rr := range r.data()["ranges"].([]any) {
+		if m := rr.(map[string]any); m["start"] == float64(9000) {
+			rangeID = m["id"].(string)
+		}
+	}
+	r = c.do("GET", "/v2/port_lists/"+id(pl)+"/ranges", nil)
+	if r.Status != 200 || len(r.Body["data"].([]any)) != 5 {
+		t.Errorf("ranges: %s", r.Raw)
+	}
+	r = c.do("DELETE", "/v2/port_lists/"+id(pl)+"/ranges/"+rangeID, nil)
+	if r.Status != 200 || r.data()["port_count"] != float64(104) {
+		t.Errorf("delete range: %s", r.Raw)
+	}
+	mustStatus(t, c.do("POST", "/v2/port_lists/"+id(pl)+"/ranges", map[string]any{"port_range": map[string]any{"start": 9000, "end": 9010}}), 201, "re-add range")
+	r = c.do("GET", "/v2/port_lists/"+id(pl)+"/ranges", nil)
+	for _, rr := range r.Body["data"].([]any) {
+		if m := rr.(map[string]any); m["start"] == float64(9000) {
+			rangeID = m["id"].(string)
+		}
+	}
+	r = c.do("PUT", "/v2/port_lists/"+id(pl)+"/deactivate", nil)
+	if r.Status != 200 || r.data()["active"] != false {
+		t.Errorf("deactivate: %s", r.Raw)
+	}
+	r = c.do("GET", "/v2/port_lists/activated?per_page=100", nil)
+	for _, l := range r.list() {
+		if id(l) == id(pl) {
+			t.Error("a deactivated list is listed as activated")
+		}
+	}
+	if len(r.list()) != len(vigil.BuiltinPortLists()) {
+		t.Errorf("activated lists: %d", len(r.list()))
+	}
+	mustStatus(t, c.do("PUT", "/v2/port_lists/"+id(pl)+"/activate", nil), 200, "activate")
+	r = c.do("PUT", "/v2/port_lists/"+id(pl)+"/app_type", map[string]any{"app_type": "pci"})
+	if r.Status != 200 || r.data()["app_type"] != "pci" {
+		t.Errorf("app_type: %s", r.Raw)
+	}
+	r = c.do("POST", "/v2/port_lists/sync", nil)
+	if r.Status != 200 || len(r.data()["unchanged"].([]any)) != len(vigil.BuiltinPortLists()) {
+		t.Errorf("sync: %s", r.Raw)
+	}
+
+	// In use: the credential and the port list cannot be deleted.
+	r = c.do("DELETE", "/v2/credentials/"+id(cred), nil)
+	if r.Status != 422 || !strings.Contains(string(r.Raw), "Web servers") {
+		t.Errorf("delete credential in use: %d %s", r.Status, r.Raw)
+	}
+	r = c.do("DELETE", "/v2/port_lists/"+id(pl), nil)
+	if r.Status != 422 {
+		t.Errorf("delete port list in use: %d %s", r.Status, r.Raw)
+	}
+
+	// Bulk delete, body and query forms.
+	r = c.do("GET", "/v2/targets?q[name]=db*", nil)
+	dbs := r.list()
+	mustStatus(t, c.do("DELETE", "/v2/targets", map[string]any{"ids": []string{id(dbs[0]), id(dbs[1])}}), 200, "bulk delete (body)")
+	mustStatus(t, c.do("DELETE", "/v2/targets?ids[]="+id(dbs[2]), nil), 200, "bulk delete (query)")
+	r = c.do("GET", "/v2/targets", nil)
+	if len(r.list()) != 1 {
+		t.Errorf("after bulk delete: %s", r.Raw)
+	}
+	// A throwaway credential: create, update, delete.
+	r = c.do("POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "tmp", "type": "snmp", "community": "public"}})
+	mustStatus(t, r, 201, "create snmp credential")
+	tmp := id(r.data())
+	r = c.do("PUT", "/v2/credentials/"+tmp, map[string]any{"credential": map[string]any{"name": "tmp2"}})
+	if r.Status != 200 || r.data()["name"] != "tmp2" || r.data()["has_community"] != true {
+		t.Errorf("update credential: %s", r.Raw)
+	}
+	mustStatus(t, c.do("DELETE", "/v2/credentials/"+tmp, nil), 200, "delete credential")
+	mustStatus(t, c.do("GET", "/v2/credentials/"+tmp, nil), 404, "deleted credential")
+	return fixture{target: id(tg), credential: id(cred), portList: id(pl), rangeID: rangeID}
+}
+
+// memberRoutes are the routes that take an id of organization A's records.
+func memberRoutes(fx fixture) []struct {
+	method, path string
+	body         any
+} {
+	type rt = struct {
+		method, path string
+		body         any
+	}
+	return []rt{
+		{"GET", "/v2/targets/" + fx.target, nil},
+		{"PUT", "/v2/targets/" + fx.target, map[string]any{"target": map[string]any{"comment": "x"}}},
+		{"DELETE", "/v2/targets/" + fx.target, nil},
+		{"DELETE", "/v2/targets?ids[]=" + fx.target, nil},
+		{"GET", "/v2/credentials/" + fx.credential, nil},
+		{"PUT", "/v2/credentials/" + fx.credential, map[string]any{"credential": map[string]any{"name": "x"}}},
+		{"DELETE", "/v2/credentials/" + fx.credential, nil},
+		{"DELETE", "/v2/credentials", map[string]any{"ids": []string{fx.credential}}},
+		{"GET", "/v2/port_lists/" + fx.portList, nil},
+		{"PUT", "/v2/port_lists/" + fx.portList, map[string]any{"port_list": map[string]any{"name": "x"}}},
+		{"DELETE", "/v2/port_lists/" + fx.portList, nil},
+		{"DELETE", "/v2/port_lists", map[string]any{"ids": []string{fx.portList}}},
+		{"GET", "/v2/port_lists/" + fx.portList + "/ranges", nil},
+		{"POST", "/v2/port_lists/" + fx.portList + "/ranges", map[string]any{"port_range": map[string]any{"start": 1, "end": 2}}},
+		{"DELETE", "/v2/port_lists/" + fx.portList + "/ranges/" + fx.rangeID, nil},
+		{"PUT", "/v2/port_lists/" + fx.portList + "/activate", nil},
+		{"PUT", "/v2/port_lists/" + fx.portList + "/deactivate", nil},
+		{"PUT", "/v2/port_lists/" + fx.portList + "/app_type", map[string]any{"app_type": "vrms"}},
+	}
+}
+
+// snapshot is everything organization A's lists show, to prove that
+// refused requests changed nothing.
+func snapshot(t *testing.T, c *client) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range []string{"/v2/targets?per_page=500", "/v2/credentials?per_page=500", "/v2/port_lists?per_page=500"} {
+		r := c.do("GET", p, nil)
+		mustStatus(t, r, 200, p)
+		b.Write(r.Raw)
+	}
+	return b.String()
+}
+
+func testIsolation(t *testing.T, ts *testServer, a *client, fx fixture) {
+	ctx := context.Background()
+	st, err := (&DBFlags{DataDir: ts.dataDir, Database: ts.database, MaxTargetHosts: 4096}).open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	orgB, err := st.CreateOrganization(ctx, "Org B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createUser(ctx, st, orgB.ID, vigil.UserInput{Email: "b@example.com", Role: vigil.RoleAdmin, Password: "b-password-123"}); err != nil {
+		t.Fatal(err)
+	}
+	keyB, err := createAPIKey(ctx, st, orgB.ID, "b", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ts.signIn(keyB, "b@example.com", "b-password-123")
+	mustStatus(t, b.do("POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "b-only", "hosts": "203.0.113.1"}}), 201, "B creates a target")
+
+	before := snapshot(t, a)
+	for _, rt := range memberRoutes(fx) {
+		if r := b.do(rt.method, rt.path, rt.body); r.Status != 404 || r.Body["status_text"] != "Record Not Found" {
+			t.Errorf("B %s %s: %d %s, want 404", rt.method, rt.path, r.Status, r.Raw)
+		}
+	}
+	if after := snapshot(t, a); after != before {
+		t.Error("B's requests changed A's records")
+	}
+	// Lists never mix organizations.
+	for _, p := range []string{"/v2/targets", "/v2/credentials", "/v2/port_lists?per_page=100"} {
+		for _, it := range b.do("GET", p, nil).list() {
+			if id(it) == fx.target || id(it) == fx.credential || id(it) == fx.portList {
+				t.Errorf("B's %s shows A's %s", p, id(it))
+			}
+		}
+	}
+	for _, it := range a.do("GET", "/v2/targets", nil).list() {
+		if it["name"] == "b-only" {
+			t.Error("A's list shows B's target")
+		}
+	}
+	// B cannot point a target at A's port list or credential.
+	r := b.do("POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "203.0.113.2",
+		"port_list_id": fx.portList, "credentials": map[string]any{"ssh": fx.credential}}})
+	if r.Status != 422 || r.errorFields()["target.port_list_id"] == nil || r.errorFields()["target.credentials.ssh"] == nil {
+		t.Errorf("B uses A's references: %d %s", r.Status, r.Raw)
+	}
+	// A's API key with B's token is refused.
+	mixed := &client{ts: ts, apiKey: ts.apiKey, token: b.token}
+	mustStatus(t, mixed.do("GET", "/v2/targets", nil), 401, "A's key with B's token")
+}
+
+func testViewer(t *testing.T, ts *testServer, admin *client, fx fixture) {
+	out, err := runCLI(t, ts.args("admin", "create-user", "--organization", ts.orgID, "--email", "viewer@example.com",
+		"--role", "viewer", "--password", "viewer-password-1")...)
+	if err != nil || !strings.Contains(out, "Viewer") {
+		t.Fatalf("admin create-user: %v %s", err, out)
+	}
+	v := ts.signIn(ts.apiKey, "viewer@example.com", "viewer-password-1")
+	mustStatus(t, v.do("GET", "/v2/targets/"+fx.target, nil), 200, "viewer reads")
+	before := snapshot(t, admin)
+	writes := []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "v", "hosts": "192.0.2.1"}}},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "v", "type": "esxi", "username": "u", "password": "p"}}},
+		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "v", "port_range": "1"}}},
+		{"POST", "/v2/port_lists/sync", nil},
+	}
+	for _, rt := range memberRoutes(fx) {
+		if rt.method != "GET" {
+			writes = append(writes, rt)
+		}
+	}
+	for _, w := range writes {
+		if r := v.do(w.method, w.path, w.body); r.Status != 403 || r.Body["status_text"] != "Forbidden" {
+			t.Errorf("viewer %s %s: %d %s, want 403", w.method, w.path, r.Status, r.Raw)
+		}
+	}
+	if after := snapshot(t, admin); after != before {
+		t.Error("the viewer's writes changed something")
+	}
+}
+
+func testBadInput(t *testing.T, c *client, fx fixture) {
+	long := strings.Repeat("x", 300)
+	cases := []struct {
+		method, path string
+		body         any
+		status       int
+		field        string // an errors key the answer must name ("" = any)
+	}{
+		{"POST", "/v2/targets", `{"target": {"name": "x",`, 422, "body"},
+		{"POST", "/v2/targets", `not json`, 422, "body"},
+		{"POST", "/v2/targets", `[1,2,3]`, 422, ""},
+		{"POST", "/v2/targets", `{"target": "web"}`, 422, "target"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": 5, "hosts": "192.0.2.1"}}, 422, "target.name"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": []string{"192.0.2.1"}}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "alive_test": "ping"}}, 422, "target.alive_test"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "alive_test": 3}}, 422, "target.alive_test"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"hosts": "192.0.2.1"}}, 422, "target.name"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x"}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "", "hosts": "192.0.2.1"}}, 422, "target.name"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": long, "hosts": "192.0.2.1"}}, 422, "target.name"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "300.1.1.1"}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.0/33"}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.9-192.0.2.1"}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "bad_host!"}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.0/16"}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "exclude_hosts": "192.0.2.1"}}, 422, "target.hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "exclude_hosts": "nope!"}}, 422, "target.exclude_hosts"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "port_list_id": "not-a-uuid"}}, 422, "target.port_list_id"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "port_list_id": vigil.NewID()}}, 422, "target.port_list_id"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "credentials": map[string]any{"smb": fx.credential}}}, 422, "target.credentials.smb"},
+		{"POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "192.0.2.1", "credentials": "ssh"}}, 422, "target.credentials"},
+		{"PUT", "/v2/targets/" + fx.target, map[string]any{"target": map[string]any{"hosts": "not a host!"}}, 422, "target.hosts"},
+		{"PUT", "/v2/targets/" + fx.target, map[string]any{"target": map[string]any{"alive_test": "sometimes"}}, 422, "target.alive_test"},
+		{"PUT", "/v2/targets/" + vigil.NewID(), map[string]any{"target": map[string]any{"comment": "x"}}, 404, ""},
+		{"PUT", "/v2/targets/not-a-uuid", map[string]any{"target": map[string]any{"comment": "x"}}, 404, ""},
+		{"DELETE", "/v2/targets", nil, 422, "ids"},
+		{"DELETE", "/v2/targets", map[string]any{"ids": "abc"}, 422, "ids"},
+		{"DELETE", "/v2/targets", map[string]any{"ids": []string{fx.target, vigil.NewID()}}, 404, ""},
+		{"GET", "/v2/targets?page=-1", nil, 422, "page"},
+		{"GET", "/v2/targets?page=abc", nil, 422, "page"},
+		{"GET", "/v2/targets?per_page=0", nil, 422, "per_page"},
+		{"GET", "/v2/targets?per_page=501", nil, 422, "per_page"},
+		{"GET", "/v2/targets?sort_by=password", nil, 422, "sort_by"},
+		{"GET", "/v2/targets?sort_by=" + url.QueryEscape("name; DROP TABLE targets"), nil, 422, "sort_by"},
+		{"GET", "/v2/targets?sort_by=" + url.QueryEscape("name sideways"), nil, 422, "sort_by"},
+		{"GET", "/v2/targets?" + url.Values{"q[password_hash]": {"x"}}.Encode(), nil, 422, "q[password_hash]"},
+		{"GET", "/v2/targets?" + url.Values{"q[port_list_id]": {"' OR 1=1 --"}}.Encode(), nil, 422, "q[port_list_id]"},
+		{"GET", "/v2/targets?" + url.Values{"q[name": {"x"}}.Encode(), nil, 422, "q[name"},
+		{"GET", "/v2/targets?date_range_start=yesterday", nil, 422, "date_range_start"},
+		{"GET", "/v2/targets?relative_date_range=10w", nil, 422, "relative_date_range"},
+		{"GET", "/v2/targets?relative_date_range=5q2020", nil, 422, "relative_date_range"},
+		{"GET", "/v2/targets?date_range_start=2024-02-01%2000:00:00&date_range_end=2024-01-01%2000:00:00", nil, 422, "date_range_end"},
+		{"GET", "/v2/port_lists?" + url.Values{"q[active]": {"maybe"}}.Encode(), nil, 422, "q[active]"},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "x", "type": "telnet"}}, 422, "credential.type"},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "x", "username": "u"}}, 422, "credential.type"},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "x", "type": "ssh", "username": "u"}}, 422, "credential.password"},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "x", "type": "ssh", "username": "u", "private_key": "-----BEGIN nonsense"}}, 422, "credential.private_key"},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "x", "type": "ssh", "username": "u", "password": "p", "port": 0}}, 422, "credential.port"},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "x", "type": "snmp", "snmp_version": "v1", "community": "c"}}, 422, "credential.snmp_version"},
+		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "x", "type": "smb", "username": "u", "password": "p", "community": "c"}}, 422, "credential.community"},
+		{"PUT", "/v2/credentials/" + fx.credential, map[string]any{"credential": map[string]any{"type": "smb"}}, 422, "credential.type"},
+		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "x", "port_range": "0-10"}}, 422, "port_list.port_range"},
+		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "x", "port_range": "10-5"}}, 422, "port_list.port_range"},
+		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "x", "port_range": "1-100,50-60"}}, 422, "port_list.port_range"},
+		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "x"}}, 422, "port_list.port_range"},
+		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "x", "ranges": []any{map[string]any{"start": 1, "end": 70000}}}}, 422, "port_list.ranges[0].end"},
+		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "x", "ranges": []any{map[string]any{"start": 1, "end": 2, "protocol": "sctp"}}}}, 422, "port_list.ranges[0].protocol"},
+		{"POST", "/v2/port_lists/" + fx.portList + "/ranges", map[string]any{"port_range": map[string]any{"start": 80, "end": 80}}, 422, "port_list.port_range"},
+		{"PUT", "/v2/port_lists/" + fx.portList + "/app_type", map[string]any{"app_type": "gaming"}, 422, "port_list.app_type"},
+		{"DELETE", "/v2/port_lists/" + fx.portList + "/ranges/" + vigil.NewID(), nil, 404, ""},
+	}
+	if len(cases) < 40 {
+		t.Fatalf("only %d bad-input cases", len(cases))
+	}
+	// Built-in lists are read-only.
+	var builtin string
+	for _, l := range c.do("GET", "/v2/port_lists?q[builtin]=true", nil).list() {
+		builtin = id(l)
+	}
+	cases = append(cases,
+		struct {
+			method, path string
+			body         any
+			status       int
+			field        string
+		}{"PUT", "/v2/port_lists/" + builtin, map[string]any{"port_list": map[string]any{"name": "mine"}}, 422, ""},
+		struct {
+			method, path string
+			body         any
+			status       int
+			field        string
+		}{"DELETE", "/v2/port_lists/" + builtin, nil, 422, ""})
+
+	before := snapshot(t, c)
+	for i, tc := range cases {
+		r := c.do(tc.method, tc.path, tc.body)
+		if r.Status != tc.status {
+			t.Errorf("case %d %s %s: status %d, want %d: %s", i, tc.method, tc.path, r.Status, tc.status, r.Raw)
+			continue
+		}
+		if r.Body["status"] != float64(tc.status) || r.Body["status_text"] == nil {
+			t.Errorf("case %d: error body %s", i, r.Raw)
+		}
+		if tc.field != "" && r.errorFields()[tc.field] == nil {
+			t.Errorf("case %d %s %s: errors do not name %q: %s", i, tc.method, tc.path, tc.field, r.Raw)
+		}
+	}
+	if after := snapshot(t, c); after != before {
+		t.Error("a refused request changed state")
+	}
+}
+
+func testAuth(t *testing.T, ts *testServer) {
+	anon := &client{ts: ts}
+	mustStatus(t, anon.do("GET", "/v2/targets", nil), 401, "no credentials")
+	mustStatus(t, anon.do("POST", "/auth/sign_in", map[string]any{"username": adminEmail, "password": adminPassword}), 401, "sign-in without API key")
+	bad := &client{ts: ts, apiKey: "vgk_wrong"}
+	mustStatus(t, bad.do("POST", "/auth/sign_in", map[string]any{"username": adminEmail, "password": adminPassword}), 401, "sign-in with a bad API key")
+	keyOnly := ts.client()
+	mustStatus(t, keyOnly.do("GET", "/v2/targets", nil), 401, "API key without token")
+	keyOnly.token = "vgs_forged"
+	mustStatus(t, keyOnly.do("GET", "/v2/targets", nil), 401, "forged token")
+	r := keyOnly.do("POST", "/auth/sign_in", map[string]any{"username": adminEmail})
+	if r.Status != 422 || r.errorFields()["password"] == nil {
+		t.Errorf("sign-in without password: %s", r.Raw)
+	}
+
+	// The query-string form of sign-in works, and sign-out revokes the token.
+	c := ts.client()
+	r = c.do("POST", "/auth/sign_in?"+url.Values{"username": {adminEmail}, "password": {adminPassword}}.Encode(), nil)
+	mustStatus(t, r, 200, "sign-in by query")
+	if r.Body["role"] != "Admin" || r.Body["status_text"] != "OK" {
+		t.Errorf("sign-in body: %s", r.Raw)
+	}
+	c.token = r.Body["token"].(string)
+	mustStatus(t, c.do("GET", "/v2/targets", nil), 200, "token works")
+	mustStatus(t, c.do("DELETE", "/auth/sign_out", nil), 200, "sign out")
+	mustStatus(t, c.do("GET", "/v2/targets", nil), 401, "revoked token")
+
+	// Lockout: repeated failures for one account get 429 with Retry-After,
+	// even with the right password, while other accounts still sign in.
+	for i := 0; i < 5; i++ {
+		r = keyOnly.do("POST", "/auth/sign_in", map[string]any{"username": "viewer@example.com", "password": "wrong-password"})
+		want := 401
+		if i == 4 {
+			want = 429
+		}
+		mustStatus(t, r, want, fmt.Sprintf("failure %d", i+1))
+	}
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	r = keyOnly.do("POST", "/auth/sign_in", map[string]any{"username": "viewer@example.com", "password": "viewer-password-1"})
+	mustStatus(t, r, 429, "right password while locked")
+	ts.signIn(ts.apiKey, adminEmail, adminPassword)
+}
+
+func testSystem(t *testing.T, ts *testServer) {
+	c := &client{ts: ts}
+	r := c.do("GET", "/healthz", nil)
+	mustStatus(t, r, 200, "healthz")
+	r = c.do("GET", "/readyz", nil)
+	if r.Status != 200 || r.Body["status"] != "ok" {
+		t.Errorf("readyz: %s", r.Raw)
+	}
+	resp, err := httpGet(ts.url + "/metrics")
+	if err != nil || !strings.Contains(resp, `vigil_http_requests_total{method="GET",route="GET /v2/targets",status="200"}`) ||
+		!strings.Contains(resp, "vigil_http_request_duration_seconds_bucket") {
+		t.Errorf("metrics: %v\n%.500s", err, resp)
+	}
+	page, err := httpGet(ts.url + "/v2/docs")
+	if err != nil || !strings.Contains(page, "/v2/targets/calculate_hosts") || !strings.Contains(page, "Port Lists") {
+		t.Errorf("docs page: %v", err)
+	}
+}
