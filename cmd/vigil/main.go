@@ -21,7 +21,7 @@ import (
 // CLI is the command line. Values come from flags, then VIGIL_* environment
 // variables, then the JSON config file (--config), then defaults.
 type CLI struct {
-	Config    string `help:"JSON config file; keys are flag names (e.g. {\"listen\": \":8080\"})." env:"VIGIL_CONFIG" placeholder:"FILE"`
+	Config    string `help:"JSON config file; keys are flag names with underscores (e.g. {\"listen\": \":8080\", \"data_dir\": \"/var/lib/vigil\"})." env:"VIGIL_CONFIG" placeholder:"FILE"`
 	LogLevel  string `help:"Log level." default:"info" enum:"debug,info,warn,error" env:"VIGIL_LOG_LEVEL"`
 	LogFormat string `help:"Log format." default:"text" enum:"text,json" env:"VIGIL_LOG_FORMAT"`
 
@@ -48,23 +48,7 @@ func main() {
 
 // run parses args and runs the selected command; tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cli CLI
-	var resolvers []kong.Resolver
-	if path := configPath(args); path != "" {
-		r, err := loadConfigFile(path)
-		if err != nil {
-			return err
-		}
-		resolvers = append(resolvers, r)
-	}
-	parser, err := kong.New(&cli, kong.Name("vigil"),
-		kong.Description("Vigil: a self-hosted network vulnerability scanning and management server."),
-		kong.UsageOnError(), kong.Writers(stdout, stderr), kong.Resolvers(resolvers...),
-		kong.Exit(func(code int) { panic(exitCode(code)) }))
-	if err != nil {
-		return err
-	}
-	kctx, err := parseArgs(parser, args)
+	cli, kctx, err := parse(args, stdout, stderr)
 	if err != nil {
 		var code exitCode
 		if errors.As(err, &code) && code == 0 {
@@ -81,6 +65,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	g := &Globals{Log: slog.New(handler), Stdout: stdout}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	return kctx.Run(g)
+}
+
+// parse reads the command line, the environment and the config file.
+func parse(args []string, stdout, stderr io.Writer) (*CLI, *kong.Context, error) {
+	var cli CLI
+	var resolvers []kong.Resolver
+	if path := configPath(args); path != "" {
+		r, err := loadConfigFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		resolvers = append(resolvers, r)
+	}
+	parser, err := kong.New(&cli, kong.Name("vigil"),
+		kong.Description("Vigil: a self-hosted network vulnerability scanning and management server."),
+		kong.UsageOnError(), kong.Writers(stdout, stderr), kong.Resolvers(resolvers...),
+		kong.Exit(func(code int) { panic(exitCode(code)) }))
+	if err != nil {
+		return nil, nil, err
+	}
+	kctx, err := parseArgs(parser, args)
+	return &cli, kctx, err
 }
 
 type exitCode int
