@@ -3,6 +3,7 @@ package vigil
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -121,17 +122,27 @@ func ApplyCredentialInput(c *Credential, in CredentialInput, creating bool) erro
 	}
 	checkText(v, "private_key", c.Secrets.PrivateKey, 32768, false)
 
-	// notUsed rejects a field the type does not have.
-	notUsed := func(field string, set bool) {
-		if set {
-			v.Addf(field, "is not used by %s credentials", c.Type)
+	if c.Type == CredentialSNMP && c.SNMPVersion == "" {
+		c.SNMPVersion = "v2c"
+	}
+	if c.Type == CredentialSSH && c.Port == 0 {
+		c.Port = 22
+	}
+	// A field the type does not use is rejected, so a caller learns at once
+	// that e.g. a domain means nothing on an SSH login.
+	kind := string(c.Type)
+	if c.Type == CredentialSNMP {
+		kind += "-" + c.SNMPVersion
+	}
+	if allowed, ok := credentialFields[kind]; ok {
+		for field, set := range c.fieldsSet() {
+			if set && !allowed[field] {
+				v.Addf(field, "is not used by %s credentials", strings.ReplaceAll(kind, "-", " "))
+			}
 		}
 	}
 	switch c.Type {
 	case CredentialSSH:
-		if c.Port == 0 {
-			c.Port = 22
-		}
 		if c.Port < 1 || c.Port > 65535 {
 			v.Add("port", "must be between 1 and 65535")
 		}
@@ -145,16 +156,9 @@ func ApplyCredentialInput(c *Credential, in CredentialInput, creating bool) erro
 			if err := checkPrivateKey(c.Secrets.PrivateKey, c.Secrets.Passphrase); err != nil {
 				v.Add("private_key", err.Error())
 			}
-		} else {
-			notUsed("passphrase", c.Secrets.Passphrase != "")
+		} else if c.Secrets.Passphrase != "" {
+			v.Add("passphrase", "is only used with a private_key")
 		}
-		notUsed("domain", c.Domain != "")
-		notUsed("snmp_version", c.SNMPVersion != "")
-		notUsed("community", c.Secrets.Community != "")
-		notUsed("auth_protocol", c.AuthProtocol != "")
-		notUsed("priv_protocol", c.PrivProtocol != "")
-		notUsed("auth_password", c.Secrets.AuthPassword != "")
-		notUsed("priv_password", c.Secrets.PrivPassword != "")
 	case CredentialSMB, CredentialESXi:
 		if c.Username == "" {
 			v.Add("username", "can't be blank")
@@ -162,37 +166,13 @@ func ApplyCredentialInput(c *Credential, in CredentialInput, creating bool) erro
 		if c.Secrets.Password == "" {
 			v.Add("password", "can't be blank")
 		}
-		notUsed("port", c.Port != 0)
-		notUsed("domain", c.Type == CredentialESXi && c.Domain != "")
-		notUsed("private_key", c.Secrets.PrivateKey != "")
-		notUsed("passphrase", c.Secrets.Passphrase != "")
-		notUsed("snmp_version", c.SNMPVersion != "")
-		notUsed("community", c.Secrets.Community != "")
-		notUsed("auth_protocol", c.AuthProtocol != "")
-		notUsed("priv_protocol", c.PrivProtocol != "")
-		notUsed("auth_password", c.Secrets.AuthPassword != "")
-		notUsed("priv_password", c.Secrets.PrivPassword != "")
 	case CredentialSNMP:
-		if c.SNMPVersion == "" {
-			c.SNMPVersion = "v2c"
-		}
-		notUsed("port", c.Port != 0)
-		notUsed("domain", c.Domain != "")
-		notUsed("password", c.Secrets.Password != "")
-		notUsed("private_key", c.Secrets.PrivateKey != "")
-		notUsed("passphrase", c.Secrets.Passphrase != "")
 		switch c.SNMPVersion {
 		case "v2c":
 			if c.Secrets.Community == "" {
 				v.Add("community", "can't be blank for SNMP v2c")
 			}
-			notUsed("username", c.Username != "")
-			notUsed("auth_protocol", c.AuthProtocol != "")
-			notUsed("priv_protocol", c.PrivProtocol != "")
-			notUsed("auth_password", c.Secrets.AuthPassword != "")
-			notUsed("priv_password", c.Secrets.PrivPassword != "")
 		case "v3":
-			notUsed("community", c.Secrets.Community != "")
 			if c.Username == "" {
 				v.Add("username", "can't be blank for SNMP v3")
 			}
@@ -218,6 +198,27 @@ func ApplyCredentialInput(c *Credential, in CredentialInput, creating bool) erro
 		v.Addf("type", "must be one of ssh, smb, esxi, snmp; got %q", c.Type)
 	}
 	return v.Err()
+}
+
+// credentialFields are the optional fields each kind of credential uses
+// (name and comment apply to all).
+var credentialFields = map[string]map[string]bool{
+	"ssh":      {"username": true, "port": true, "password": true, "private_key": true, "passphrase": true},
+	"smb":      {"username": true, "password": true, "domain": true},
+	"esxi":     {"username": true, "password": true},
+	"snmp-v2c": {"snmp_version": true, "community": true},
+	"snmp-v3":  {"snmp_version": true, "username": true, "auth_protocol": true, "auth_password": true, "priv_protocol": true, "priv_password": true},
+}
+
+// fieldsSet reports which optional fields carry a value.
+func (c *Credential) fieldsSet() map[string]bool {
+	return map[string]bool{
+		"username": c.Username != "", "port": c.Port != 0 && !(c.Type == CredentialSSH && c.Port == 22), "domain": c.Domain != "",
+		"snmp_version": c.SNMPVersion != "" && c.Type != CredentialSNMP, "auth_protocol": c.AuthProtocol != "",
+		"priv_protocol": c.PrivProtocol != "", "password": c.Secrets.Password != "", "private_key": c.Secrets.PrivateKey != "",
+		"passphrase": c.Secrets.Passphrase != "", "community": c.Secrets.Community != "",
+		"auth_password": c.Secrets.AuthPassword != "", "priv_password": c.Secrets.PrivPassword != "",
+	}
 }
 
 func checkPrivateKey(key, passphrase string) error {

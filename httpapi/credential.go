@@ -170,25 +170,10 @@ func (s *Server) handleCredentialUpdate(ctx context.Context, in *CredentialUpdat
 }
 
 func (s *Server) handleCredentialDelete(ctx context.Context, in *IDPath) (*DeleteOutput, error) {
-	return s.deleteCredentials(ctx, []string{in.ID}, nil)
+	return s.deleteRecords(ctx, "credential.delete", []string{in.ID}, nil, s.Credentials.DeleteCredentials)
 }
 
 func (s *Server) handleCredentialBulkDelete(ctx context.Context, in *BulkDeleteInput) (*DeleteOutput, error) {
 	ids, err := in.ids()
-	return s.deleteCredentials(ctx, ids, err)
-}
-
-func (s *Server) deleteCredentials(ctx context.Context, ids []string, err error) (*DeleteOutput, error) {
-	p, perr := principal(ctx, vigil.ActionWrite)
-	if perr != nil {
-		return nil, fail(ctx, s.log, perr)
-	}
-	if err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	if err := s.Credentials.DeleteCredentials(ctx, p.OrganizationID, ids); err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	s.audit(ctx, p, "credential.delete", ids...)
-	return deleteOutput(ids), nil
+	return s.deleteRecords(ctx, "credential.delete", ids, err, s.Credentials.DeleteCredentials)
 }

@@ -162,27 +162,12 @@ func (s *Server) changePortList(ctx context.Context, action, id string, a vigil.
 }
 
 func (s *Server) handlePortListDelete(ctx context.Context, in *IDPath) (*DeleteOutput, error) {
-	return s.deletePortLists(ctx, []string{in.ID}, nil)
+	return s.deleteRecords(ctx, "port_list.delete", []string{in.ID}, nil, s.PortLists.DeletePortLists)
 }
 
 func (s *Server) handlePortListBulkDelete(ctx context.Context, in *BulkDeleteInput) (*DeleteOutput, error) {
 	ids, err := in.ids()
-	return s.deletePortLists(ctx, ids, err)
-}
-
-func (s *Server) deletePortLists(ctx context.Context, ids []string, err error) (*DeleteOutput, error) {
-	p, perr := principal(ctx, vigil.ActionWrite)
-	if perr != nil {
-		return nil, fail(ctx, s.log, perr)
-	}
-	if err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	if err := s.PortLists.DeletePortLists(ctx, p.OrganizationID, ids); err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	s.audit(ctx, p, "port_list.delete", ids...)
-	return deleteOutput(ids), nil
+	return s.deleteRecords(ctx, "port_list.delete", ids, err, s.PortLists.DeletePortLists)
 }
 
 // PortRangesOutput lists a port list's ranges.

@@ -178,30 +178,29 @@ func (s *Server) handleTargetUpdate(ctx context.Context, in *TargetUpdateInput) 
 }
 
 func (s *Server) handleTargetDelete(ctx context.Context, in *IDPath) (*DeleteOutput, error) {
-	p, err := principal(ctx, vigil.ActionWrite)
-	if err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	if err := s.Targets.DeleteTargets(ctx, p.OrganizationID, []string{in.ID}); err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	s.audit(ctx, p, "target.delete", in.ID)
-	return deleteOutput([]string{in.ID}), nil
+	return s.deleteRecords(ctx, "target.delete", []string{in.ID}, nil, s.Targets.DeleteTargets)
 }
 
 func (s *Server) handleTargetBulkDelete(ctx context.Context, in *BulkDeleteInput) (*DeleteOutput, error) {
+	ids, err := in.ids()
+	return s.deleteRecords(ctx, "target.delete", ids, err, s.Targets.DeleteTargets)
+}
+
+// deleteRecords runs a (bulk) delete for a caller allowed to write; idsErr
+// is a problem found while reading the ids, reported after the role check.
+func (s *Server) deleteRecords(ctx context.Context, action string, ids []string, idsErr error,
+	del func(ctx context.Context, orgID string, ids []string) error) (*DeleteOutput, error) {
 	p, err := principal(ctx, vigil.ActionWrite)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	ids, err := in.ids()
-	if err != nil {
+	if idsErr != nil {
+		return nil, fail(ctx, s.log, idsErr)
+	}
+	if err := del(ctx, p.OrganizationID, ids); err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	if err := s.Targets.DeleteTargets(ctx, p.OrganizationID, ids); err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	s.audit(ctx, p, "target.bulk_delete", ids...)
+	s.audit(ctx, p, action, ids...)
 	return deleteOutput(ids), nil
 }
 
