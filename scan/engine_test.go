@@ -1,0 +1,318 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigilscan/vigil"
+)
+
+// listen opens n TCP listeners on 127.0.0.1 that accept and close.
+func listen(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	sort.Ints(ports)
+	return ports
+}
+
+func loopbackScope(t *testing.T) Scope {
+	s, err := ParseScope("127.0.0.0/8,::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func collect(t *testing.T, s *Scanner, ctx context.Context) []Event {
+	t.Helper()
+	var evs []Event
+	deadline := time.After(60 * time.Second)
+	ch := s.Run(ctx)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				if len(evs) == 0 || evs[len(evs)-1].Type != EventScanDone {
+					t.Fatalf("the stream did not end with scan_done: %v", evs)
+				}
+				return evs
+			}
+			evs = append(evs, ev)
+		case <-deadline:
+			t.Fatal("scan did not finish within 60s")
+		}
+	}
+}
+
+func openPorts(evs []Event, proto string) []int {
+	var out []int
+	for _, ev := range evs {
+		if ev.Type == EventPort && ev.Protocol == proto && ev.State == StateOpen {
+			out = append(out, ev.Port)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+func portRange(ports []int, extra int) string {
+	lo, hi := ports[0], ports[len(ports)-1]
+	return fmt.Sprintf("%d-%d", max(1, lo-extra), min(65535, hi+extra))
+}
+
+func TestConnectScanFindsExactlyTheOpenPorts(t *testing.T) {
+	ports := listen(t, 5)
+	cfg := DefaultConfig()
+	cfg.Hosts, cfg.Ports, cfg.Scope = "127.0.0.1", portRange(ports, 50), loopbackScope(t)
+	cfg.AliveTest = vigil.AliveConsiderAlive
+	cfg.ProgressEvery = 0
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := collect(t, s, context.Background())
+	// Other tests' listeners may share the range: compare with what is
+	// really listening among the scanned ports.
+	var want []int
+	for p := ports[0] - 50; p <= ports[len(ports)-1]+50; p++ {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second); err == nil {
+			c.Close()
+			want = append(want, p)
+		}
+	}
+	if got := openPorts(evs, "tcp"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("open ports %v, want %v", got, want)
+	}
+	var done *Event
+	for i := range evs {
+		if evs[i].Type == EventHostDone {
+			done = &evs[i]
+		}
+	}
+	total := ports[len(ports)-1] + 50 - (ports[0] - 50) + 1
+	if done == nil || done.Summary.Open != len(want) || done.Summary.Open+done.Summary.Closed+done.Summary.Filtered != total {
+		t.Errorf("host summary: %+v (total %d)", done, total)
+	}
+}
+
+// countingDialer records every address dialed and answers like a host that
+// accepts connections on accept (or on every port when all is set).
+type countingDialer struct {
+	mu     sync.Mutex
+	dialed map[string]int
+	all    bool
+	accept map[int]bool
+	delay  time.Duration
+	calls  atomic.Int64
+}
+
+func (d *countingDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	d.calls.Add(1)
+	d.mu.Lock()
+	if d.dialed == nil {
+		d.dialed = map[string]int{}
+	}
+	host, port, _ := net.SplitHostPort(address)
+	d.dialed[host]++
+	d.mu.Unlock()
+	if d.delay > 0 {
+		select {
+		case <-time.After(d.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var p int
+	fmt.Sscan(port, &p)
+	if d.all || d.accept[p] {
+		c1, c2 := net.Pipe()
+		c2.Close()
+		return c1, nil
+	}
+	return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+}
+
+func TestScopeGuardSendsNothingOutside(t *testing.T) {
+	d := &countingDialer{accept: map[int]bool{22: true}}
+	cfg := DefaultConfig()
+	cfg.Hosts = "127.0.0.1, 192.0.2.0/30, 198.51.100.7"
+	cfg.Ports, cfg.Scope, cfg.Dialer, cfg.ProgressEvery = "20-25", loopbackScope(t), d, 0
+	cfg.AliveTest = vigil.AliveTCPSYN
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := collect(t, s, context.Background())
+	refused := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Type == EventRefused {
+			refused[ev.Host.String()] = true
+		}
+	}
+	for host := range d.dialed {
+		if !strings.HasPrefix(host, "127.") {
+			t.Errorf("dialed %s outside the scope", host)
+		}
+	}
+	for _, h := range []string{"192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.7"} {
+		if !refused[h] {
+			t.Errorf("no refusal reported for %s", h)
+		}
+	}
+	if got := openPorts(evs, "tcp"); fmt.Sprint(got) != "[22]" {
+		t.Errorf("open ports %v", got)
+	}
+	// The guard also stands in the dialer itself.
+	g := guardedDialer{scope: loopbackScope(t), next: d}
+	if _, err := g.DialContext(context.Background(), "tcp", "192.0.2.9:80"); !errors.Is(err, ErrOutOfScope) {
+		t.Errorf("guarded dialer: %v", err)
+	}
+	if d.dialed["192.0.2.9"] != 0 {
+		t.Error("the guarded dialer let a packet out")
+	}
+}
+
+func TestEveryPortOpenIsUnreliable(t *testing.T) {
+	d := &countingDialer{all: true}
+	cfg := DefaultConfig()
+	cfg.Hosts, cfg.Ports, cfg.Scope, cfg.Dialer, cfg.ProgressEvery = "127.0.0.2", "1-65535", loopbackScope(t), d, 0
+	cfg.AliveTest = vigil.AliveConsiderAlive
+	s, _ := New(cfg)
+	evs := collect(t, s, context.Background())
+	var unreliable bool
+	for _, ev := range evs {
+		if ev.Type == EventPort {
+			t.Fatalf("a port was reported on an accept-everything host: %+v", ev)
+		}
+		unreliable = unreliable || ev.Type == EventHostUnreliable
+	}
+	if !unreliable {
+		t.Error("no host_unreliable event")
+	}
+	if n := d.calls.Load(); n > 5000 {
+		t.Errorf("kept probing after deciding: %d probes", n)
+	}
+}
+
+func TestCancelStopsTrafficWithinASecond(t *testing.T) {
+	d := &countingDialer{delay: 50 * time.Millisecond}
+	cfg := DefaultConfig()
+	cfg.Hosts, cfg.Ports, cfg.Scope, cfg.Dialer, cfg.ProgressEvery = "127.0.0.0/24", "1-65535", loopbackScope(t), d, 0
+	cfg.AliveTest = vigil.AliveConsiderAlive
+	s, _ := New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := s.Run(ctx)
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	cancelled := time.Now()
+	for range ch {
+	}
+	if el := time.Since(cancelled); el > time.Second {
+		t.Errorf("the stream closed %v after cancel", el)
+	}
+	n := d.calls.Load()
+	time.Sleep(200 * time.Millisecond)
+	if after := d.calls.Load(); after != n {
+		t.Errorf("%d probes after the stream closed", after-n)
+	}
+}
+
+func TestUDPScan(t *testing.T) {
+	// A UDP echo-ish server answering any datagram, and a port with nothing.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], addr)
+		}
+	}()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	free, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	closedPort := free.LocalAddr().(*net.UDPAddr).Port
+	free.Close()
+	cfg := DefaultConfig()
+	cfg.Hosts, cfg.Scope, cfg.ProgressEvery = "127.0.0.1", loopbackScope(t), 0
+	cfg.Ports = fmt.Sprintf("U:%d,%d", min(port, closedPort), max(port, closedPort))
+	cfg.AliveTest = vigil.AliveConsiderAlive
+	s, _ := New(cfg)
+	evs := collect(t, s, context.Background())
+	if got := openPorts(evs, "udp"); fmt.Sprint(got) != fmt.Sprint([]int{port}) {
+		t.Errorf("udp open %v, want [%d]: %v", got, port, evs)
+	}
+	for _, ev := range evs {
+		if ev.Type == EventHostDone && ev.Summary.Closed != 1 {
+			t.Errorf("closed UDP port not seen as closed: %+v", ev.Summary)
+		}
+	}
+}
+
+func TestDiscoveryOnLoopback(t *testing.T) {
+	listen(t, 1)
+	for _, alive := range []vigil.AliveTest{vigil.AliveScanConfigDefault, vigil.AliveTCPSYN, vigil.AliveICMP} {
+		cfg := DefaultConfig()
+		cfg.Hosts, cfg.Ports, cfg.Scope, cfg.AliveTest, cfg.ProgressEvery = "127.0.0.1", "1", loopbackScope(t), alive, 0
+		s, _ := New(cfg)
+		evs := collect(t, s, context.Background())
+		up := false
+		for _, ev := range evs {
+			up = up || ev.Type == EventHostUp
+		}
+		if !up {
+			t.Errorf("%s: loopback not up: %v", alive, evs)
+		}
+	}
+}
+
+func TestNewRejectsBadInput(t *testing.T) {
+	for _, c := range []Config{{Hosts: "300.1.1.1", Ports: "80"}, {Hosts: "127.0.0.1", Ports: "0-5"}, {Hosts: "127.0.0.1", Ports: "80", AliveTest: "ping"},
+		{Hosts: "127.0.0.1", Ports: "80", Mode: "stealth"}, {Hosts: "127.0.0.1", Ports: ""}} {
+		if _, err := New(c); err == nil {
+			t.Errorf("New(%+v) accepted", c)
+		}
+	}
+	if _, err := ParseScope("10.0.0.0/33"); err == nil {
+		t.Error("bad scope accepted")
+	}
+	s, _ := ParseScope("127.0.0.0/8 ::1")
+	if !s.Allows(netip.MustParseAddr("127.9.9.9")) || s.Allows(netip.MustParseAddr("192.0.2.1")) || !s.Allows(netip.MustParseAddr("::1")) {
+		t.Error("scope membership")
+	}
+	if (Scope{}).Allows(netip.MustParseAddr("192.0.2.1")) != true {
+		t.Error("the zero scope must allow everything")
+	}
+}
