@@ -26,6 +26,7 @@ type CLI struct {
 	LogFormat string `help:"Log format." default:"text" enum:"text,json" env:"VIGIL_LOG_FORMAT"`
 
 	Serve   ServeCmd   `cmd:"" help:"Run the API server."`
+	Scan    ScanCmd    `cmd:"" help:"Scan hosts from the command line (like nmap)."`
 	Migrate MigrateCmd `cmd:"" help:"Apply or inspect database migrations."`
 	Admin   AdminCmd   `cmd:"" help:"Administrative tasks."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
