@@ -16,7 +16,7 @@ var wellKnown = map[int]string{
 	443: "https", 445: "microsoft-ds", 465: "smtps", 587: "submission", 636: "ldaps", 993: "imaps", 995: "pop3s",
 	1433: "ms-sql-s", 1521: "oracle", 1883: "mqtt", 1900: "upnp", 2049: "nfs", 3306: "mysql", 3389: "ms-wbt-server",
 	5432: "postgresql", 5672: "amqp", 5900: "vnc", 6379: "redis", 8080: "http-proxy", 8443: "https-alt",
-	8883: "secure-mqtt", 9200: "elasticsearch", 11211: "memcache", 27017: "mongodb",
+	8883: "secure-mqtt", 9200: "elasticsearch", 11211: "memcached", 27017: "mongodb",
 }
 
 // WellKnownService returns the conventional service name of a port, or "".
@@ -101,7 +101,7 @@ func identifyUDP(port int, resp []byte) *Service {
 		}
 	case 11211:
 		if i := bytes.Index(resp, []byte("VERSION ")); i >= 0 {
-			svc.Name, svc.Product, svc.Method, svc.Confidence = "memcache", "Memcached", "probed", 10
+			svc.Name, svc.Product, svc.Method, svc.Confidence = "memcached", "Memcached", "probed", 10
 			svc.Version = strings.TrimSpace(string(resp[i+8:]))
 		}
 	}

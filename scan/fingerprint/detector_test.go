@@ -99,7 +99,7 @@ func TestDetect(t *testing.T) {
 		{portOf(httpSrv.URL), map[string]string{"name": "http", "product": "nginx", "version": "1.22.1", "cpe": "cpe:2.3:a:f5:nginx:1.22.1:*:*:*:*:*:*:*"}},
 		{portOf(tlsSrv.URL), map[string]string{"name": "https", "product": "Apache httpd", "version": "2.4.62", "tls": "TLS 1.3"}},
 		{serve(t, answer([]byte("+PONG\r\n$20\r\n# Server\r\nredis_version:7.0.15\r\n"))), map[string]string{"name": "redis", "version": "7.0.15"}},
-		{serve(t, answer([]byte("VERSION 1.6.18\r\n"))), map[string]string{"name": "memcache", "product": "Memcached", "version": "1.6.18"}},
+		{serve(t, answer([]byte("VERSION 1.6.18\r\n"))), map[string]string{"name": "memcached", "product": "Memcached", "version": "1.6.18"}},
 		{serve(t, answer([]byte("N"))), map[string]string{"name": "postgresql", "product": "PostgreSQL DB"}},
 		{serve(t, answer([]byte{0x20, 0x02, 0x00, 0x05})), map[string]string{"name": "mqtt"}},
 	}

@@ -48,6 +48,7 @@ var bannerRules = []bannerRule{
 	reRule("ssh", `^SSH-(?P<x>[\d.]+)-dropbear_(?P<v>[\w.]+)`, "Dropbear sshd"),
 	reRule("ssh", `^SSH-(?P<x>[\d.]+)-(?P<p>[^\s\r\n]+)`, ""),
 	reRule("ftp", `^220[ -].*\(vsFTPd (?P<v>[\d.]+)\)`, "vsftpd"),
+	reRule("ftp", `^500 OOPS: vsftpd`, "vsftpd"),
 	reRule("ftp", `^220[ -].*ProFTPD (?P<v>[\d.]+\w*)`, "ProFTPD"),
 	reRule("ftp", `^220[ -].*Pure-FTPd`, "Pure-FTPd"),
 	reRule("ftp", `^220[ -].*FileZilla Server(?: version)? (?P<v>[\d.]+\w*)`, "FileZilla ftpd"),
@@ -174,7 +175,7 @@ func matchRedis(resp []byte) *scan.Service {
 
 func matchMemcached(resp []byte) *scan.Service {
 	if v, ok := bytes.CutPrefix(resp, []byte("VERSION ")); ok {
-		return &scan.Service{Name: "memcache", Product: "Memcached", Version: strings.TrimSpace(string(v))}
+		return &scan.Service{Name: "memcached", Product: "Memcached", Version: strings.TrimSpace(string(v))}
 	}
 	return nil
 }
@@ -317,7 +318,16 @@ func matchDNSTCP(resp []byte) *scan.Service {
 	if len(resp) < 14 || resp[2] != 0x56 || resp[3] != 0x47 || resp[4]&0x80 == 0 {
 		return nil
 	}
-	return &scan.Service{Name: "domain", Version: dnsTXT(resp[2:])}
+	v := dnsTXT(resp[2:])
+	return &scan.Service{Name: "domain", Product: bindProduct(v), Version: v}
+}
+
+// bindProduct names ISC BIND from its version.bind answer ("9.18.49-1~deb12u3-Debian").
+func bindProduct(version string) string {
+	if strings.HasPrefix(version, "9.") || strings.Contains(version, "BIND") {
+		return "ISC BIND"
+	}
+	return ""
 }
 
 // dnsTXT returns the first TXT string of a version.bind answer.
@@ -350,7 +360,7 @@ var probes = []probe{
 			return []byte("GET / HTTP/1.0\r\nHost: " + host + "\r\nUser-Agent: Vigil\r\nAccept: */*\r\n\r\n")
 		}, match: matchHTTP},
 	{name: "redis", ports: []int{6379, 6380}, payload: constPayload([]byte("*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")), match: matchRedis},
-	{name: "memcache", ports: []int{11211}, payload: constPayload([]byte("version\r\n")), match: matchMemcached},
+	{name: "memcached", ports: []int{11211}, payload: constPayload([]byte("version\r\n")), match: matchMemcached},
 	{name: "postgresql", ports: []int{5432, 5433}, payload: constPayload(postgresSSLRequest), match: matchPostgres},
 	{name: "mongodb", ports: []int{27017, 27018, 27019}, payload: mongoIsMaster, match: matchMongo},
 	{name: "ldap", ports: []int{389, 3268}, payload: constPayload(ldapAnonymousBind), match: matchLDAP},

@@ -1,0 +1,79 @@
+package testbed
+
+import (
+	"encoding/binary"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Go listeners stand in for protocols whose servers are not installed. Each
+// answers the way the real server's first exchange does.
+var goListeners = []struct {
+	svc    Service
+	handle func(c net.Conn)
+}{
+	{Service{GoHost, 23, "tcp", "telnet", ""}, func(c net.Conn) { c.Write([]byte{0xff, 0xfd, 0x18, 0xff, 0xfd, 0x20, 0xff, 0xfd, 0x23}); readSome(c) }},
+	{Service{GoHost, 5900, "tcp", "vnc", "VNC"}, func(c net.Conn) { c.Write([]byte("RFB 003.008\n")); readSome(c) }},
+	{Service{GoHost, 9200, "tcp", "elasticsearch", "Elasticsearch"}, func(c net.Conn) {
+		readSome(c)
+		body := `{"name":"node-1","cluster_name":"testbed","version":{"number":"8.11.1"},"tagline":"You Know, for Search"}`
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+	}},
+	{Service{GoHost, 27017, "tcp", "mongodb", "MongoDB"}, func(c net.Conn) {
+		req := readSome(c)
+		if len(req) < 16 {
+			return
+		}
+		doc := []byte("\x1d\x00\x00\x00\x08ismaster\x00\x01\x01ok\x00\x00\x00\x00\x00\x00\x00\xf0\x3f\x00")
+		body := append(make([]byte, 20), doc...) // flags, cursor id, starting from, number returned
+		binary.LittleEndian.PutUint32(body[16:], 1)
+		hdr := make([]byte, 16)
+		binary.LittleEndian.PutUint32(hdr[0:], uint32(16+len(body)))
+		binary.LittleEndian.PutUint32(hdr[4:], 1)
+		copy(hdr[8:12], req[4:8])                  // responseTo = the request id
+		binary.LittleEndian.PutUint32(hdr[12:], 1) // OP_REPLY
+		c.Write(append(hdr, body...))
+	}},
+	{Service{GoHost, 389, "tcp", "ldap", ""}, func(c net.Conn) {
+		readSome(c)
+		c.Write([]byte{0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00})
+	}},
+	{Service{GoHost, 3389, "tcp", "ms-wbt-server", ""}, func(c net.Conn) {
+		readSome(c)
+		c.Write([]byte{0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00})
+	}},
+}
+
+func readSome(c net.Conn) []byte {
+	buf := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _ := c.Read(buf)
+	return buf[:n]
+}
+
+func startGoListeners() ([]Service, []func(), error) {
+	var svcs []Service
+	var closers []func()
+	for _, l := range goListeners {
+		ln, err := net.Listen("tcp", net.JoinHostPort(l.svc.Host, strconv.Itoa(l.svc.Port)))
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+			return nil, nil, err
+		}
+		closers = append(closers, func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { defer c.Close(); l.handle(c) }()
+			}
+		}()
+		svcs = append(svcs, l.svc)
+	}
+	return svcs, closers, nil
+}
