@@ -2,7 +2,9 @@ package testbed
 
 import (
 	"encoding/binary"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -16,9 +18,19 @@ var goListeners = []struct {
 	{Service{GoHost, 23, "tcp", "telnet", ""}, func(c net.Conn) { c.Write([]byte{0xff, 0xfd, 0x18, 0xff, 0xfd, 0x20, 0xff, 0xfd, 0x23}); readSome(c) }},
 	{Service{GoHost, 5900, "tcp", "vnc", "VNC"}, func(c net.Conn) { c.Write([]byte("RFB 003.008\n")); readSome(c) }},
 	{Service{GoHost, 9200, "tcp", "elasticsearch", "Elasticsearch"}, func(c net.Conn) {
-		readSome(c)
-		body := `{"name":"node-1","cluster_name":"testbed","version":{"number":"8.11.1"},"tagline":"You Know, for Search"}`
-		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+		// A real HTTP server on this one connection, answering like Elasticsearch's root.
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-elastic-product", "Elasticsearch")
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"name":"node-1","cluster_name":"testbed","version":{"number":"8.11.1","lucene_version":"9.8.0"},"tagline":"You Know, for Search"}`+"\n")
+		}), ReadHeaderTimeout: 10 * time.Second}
+		l := &oneConnListener{c: c, closed: make(chan struct{})}
+		srv.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				close(l.closed)
+			}
+		}
+		_ = srv.Serve(l)
 	}},
 	{Service{GoHost, 27017, "tcp", "mongodb", "MongoDB"}, func(c net.Conn) {
 		req := readSome(c)
@@ -44,6 +56,24 @@ var goListeners = []struct {
 		c.Write([]byte{0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00})
 	}},
 }
+
+// oneConnListener hands one accepted connection to an http.Server.
+type oneConnListener struct {
+	c      net.Conn
+	done   bool
+	closed chan struct{} // closed when the server is done with c
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	if l.done {
+		<-l.closed // keep Serve (and so the connection) alive until it ends
+		return nil, io.EOF
+	}
+	l.done = true
+	return l.c, nil
+}
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.c.LocalAddr() }
 
 func readSome(c net.Conn) []byte {
 	buf := make([]byte, 4096)
