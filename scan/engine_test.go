@@ -15,14 +15,18 @@ import (
 	"time"
 
 	"github.com/vigilscan/vigil"
+	"github.com/vigilscan/vigil/testbed"
 )
 
 // listen opens n TCP listeners on 127.0.0.1 that accept and close.
-func listen(t *testing.T, n int) []int {
+func listen(t *testing.T, n int) []int { return listenOn(t, "127.0.0.1", n) }
+
+// listenOn opens n TCP listeners on host that accept and close.
+func listenOn(t *testing.T, host string, n int) []int {
 	t.Helper()
 	var ports []int
 	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := net.Listen("tcp", host+":0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,6 +43,16 @@ func listen(t *testing.T, n int) []int {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	sort.Ints(ports)
+	return ports
+}
+
+// listeningOn reads the kernel's TCP listening sockets on host (or on every address).
+func listeningOn(t *testing.T, host string) map[int]bool {
+	t.Helper()
+	ports, err := testbed.OpenTCPPorts(host)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return ports
 }
 
@@ -88,9 +102,12 @@ func portRange(ports []int, extra int) string {
 }
 
 func TestConnectScanFindsExactlyTheOpenPorts(t *testing.T) {
-	ports := listen(t, 5)
+	// An address of its own: other packages' tests listen on 127.0.0.1.
+	const host = "127.0.3.1"
+	ports := listenOn(t, host, 5)
+	before := listeningOn(t, host)
 	cfg := DefaultConfig()
-	cfg.Hosts, cfg.Ports, cfg.Scope = "127.0.0.1", portRange(ports, 50), loopbackScope(t)
+	cfg.Hosts, cfg.Ports, cfg.Scope = host, portRange(ports, 50), loopbackScope(t)
 	cfg.AliveTest = vigil.AliveConsiderAlive
 	cfg.ProgressEvery = 0
 	s, err := New(cfg)
@@ -98,17 +115,32 @@ func TestConnectScanFindsExactlyTheOpenPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := collect(t, s, context.Background())
-	// Other tests' listeners may share the range: compare with what is
-	// really listening among the scanned ports.
-	var want []int
-	for p := ports[0] - 50; p <= ports[len(ports)-1]+50; p++ {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second); err == nil {
-			c.Close()
-			want = append(want, p)
+	after := listeningOn(t, host)
+	// Exactly the kernel's listening sockets in the range: those listening
+	// before and after were found; nothing else was (wildcard listeners of
+	// other processes may come and go meanwhile).
+	lo, hi := ports[0]-50, ports[len(ports)-1]+50
+	got := openPorts(evs, "tcp")
+	found := map[int]bool{}
+	for _, p := range got {
+		found[p] = true
+		if !before[p] && !after[p] {
+			t.Errorf("port %d reported open but never listened", p)
 		}
 	}
-	if got := openPorts(evs, "tcp"); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("open ports %v, want %v", got, want)
+	var want []int
+	for p := range before {
+		if after[p] && p >= lo && p <= hi {
+			want = append(want, p)
+			if !found[p] {
+				t.Errorf("port %d listens but was not found", p)
+			}
+		}
+	}
+	for _, p := range ports {
+		if !found[p] {
+			t.Errorf("our listener %d was not found", p)
+		}
 	}
 	var done *Event
 	for i := range evs {
@@ -117,7 +149,7 @@ func TestConnectScanFindsExactlyTheOpenPorts(t *testing.T) {
 		}
 	}
 	total := ports[len(ports)-1] + 50 - (ports[0] - 50) + 1
-	if done == nil || done.Summary.Open != len(want) || done.Summary.Open+done.Summary.Closed+done.Summary.Filtered != total {
+	if done == nil || done.Summary.Open != len(got) || done.Summary.Open+done.Summary.Closed+done.Summary.Filtered != total {
 		t.Errorf("host summary: %+v (total %d)", done, total)
 	}
 }

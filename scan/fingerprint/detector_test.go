@@ -126,7 +126,6 @@ func atoi(s string) int {
 	return n
 }
 
-
 func recogDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("VIGIL_TESTDATA")
