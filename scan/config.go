@@ -62,7 +62,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: Common TCP, ICMP + TCP ping, 5,000
-// probes/s, 32 hosts and 512 probes per host in parallel.
+// probes/s, 32 hosts and 512 probes per host in parallel, 2 retransmissions.
 func DefaultConfig() Config {
 	return Config{
 		Ports:           "common-tcp",
@@ -74,7 +74,7 @@ func DefaultConfig() Config {
 		InitialTimeout:  time.Second,
 		MinTimeout:      100 * time.Millisecond,
 		MaxTimeout:      3 * time.Second,
-		Retries:         1,
+		Retries:         2,
 		ServiceTimeout:  8 * time.Second,
 		ProgressEvery:   5 * time.Second,
 	}

@@ -132,7 +132,11 @@ func (hs *hostScan) probe(ctx context.Context, port, attempt int, requeue func(a
 		return
 	}
 	e.probes.Add(1)
-	res := probeTCP(ctx, e.dialer, hs.t.addr, port, hs.est.Timeout())
+	// Each retransmission waits twice as long (RFC 6298 back-off): a loaded
+	// machine or a congested path gets time to answer before a port is
+	// called filtered.
+	timeout := min(hs.est.Timeout()<<attempt, max(e.cfg.MaxTimeout, hs.est.Timeout()))
+	res := probeTCP(ctx, e.dialer, hs.t.addr, port, timeout)
 	if res.reason == "cancelled" {
 		return
 	}
