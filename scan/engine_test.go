@@ -337,7 +337,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 			t.Errorf("New(%+v) accepted", c)
 		}
 	}
-	if _, err := ParseScope("10.0.0.0/33"); err == nil {
+	if _, err := ParseScope("192.0.2.0/33"); err == nil {
 		t.Error("bad scope accepted")
 	}
 	s, _ := ParseScope("127.0.0.0/8 ::1")
