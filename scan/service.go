@@ -79,12 +79,8 @@ func identifyUDP(port int, resp []byte) *Service {
 	case 53:
 		if len(resp) >= 12 && resp[0] == 0x56 && resp[1] == 0x47 && resp[2]&0x80 != 0 {
 			svc.Name, svc.Method, svc.Confidence = "domain", "probed", 10
-			if v := dnsTXT(resp); v != "" {
-				svc.Version = v
-				if strings.HasPrefix(strings.ToLower(v), "9.") || strings.Contains(v, "BIND") {
-					svc.Product = "ISC BIND"
-				}
-			}
+			svc.Version = DNSTXT(resp)
+			svc.Product = BindProduct(svc.Version)
 		}
 	case 161:
 		if len(resp) > 2 && resp[0] == 0x30 {
@@ -108,8 +104,17 @@ func identifyUDP(port int, resp []byte) *Service {
 	return svc
 }
 
-// dnsTXT returns the first TXT string of a DNS answer, if any.
-func dnsTXT(b []byte) string {
+// BindProduct names ISC BIND from its version.bind answer ("9.18.49-1~deb12u3-Debian").
+func BindProduct(version string) string {
+	if strings.HasPrefix(version, "9.") || strings.Contains(version, "BIND") {
+		return "ISC BIND"
+	}
+	return ""
+}
+
+// DNSTXT returns the first TXT string of the answer to Vigil's version.bind
+// query (a DNS message without the TCP length prefix), if any.
+func DNSTXT(b []byte) string {
 	// The answer follows our 30-byte question; a TXT rdata is <len><text>.
 	if len(b) < 42 || b[7] == 0 {
 		return ""

@@ -318,38 +318,10 @@ func matchDNSTCP(resp []byte) *scan.Service {
 	if len(resp) < 14 || resp[2] != 0x56 || resp[3] != 0x47 || resp[4]&0x80 == 0 {
 		return nil
 	}
-	v := dnsTXT(resp[2:])
-	return &scan.Service{Name: "domain", Product: bindProduct(v), Version: v}
+	v := scan.DNSTXT(resp[2:])
+	return &scan.Service{Name: "domain", Product: scan.BindProduct(v), Version: v}
 }
 
-// bindProduct names ISC BIND from its version.bind answer ("9.18.49-1~deb12u3-Debian").
-func bindProduct(version string) string {
-	if strings.HasPrefix(version, "9.") || strings.Contains(version, "BIND") {
-		return "ISC BIND"
-	}
-	return ""
-}
-
-// dnsTXT returns the first TXT string of a version.bind answer.
-func dnsTXT(b []byte) string {
-	if len(b) < 42 || b[7] == 0 {
-		return ""
-	}
-	i := 30
-	if b[i]&0xc0 == 0xc0 {
-		i += 2
-	} else {
-		for i < len(b) && b[i] != 0 {
-			i += int(b[i]) + 1
-		}
-		i++
-	}
-	i += 10
-	if i >= len(b) || i+1+int(b[i]) > len(b) {
-		return ""
-	}
-	return string(b[i+1 : i+1+int(b[i])])
-}
 
 func constPayload(b []byte) func(string) []byte { return func(string) []byte { return b } }
 
