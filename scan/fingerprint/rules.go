@@ -322,7 +322,6 @@ func matchDNSTCP(resp []byte) *scan.Service {
 	return &scan.Service{Name: "domain", Product: scan.BindProduct(v), Version: v}
 }
 
-
 func constPayload(b []byte) func(string) []byte { return func(string) []byte { return b } }
 
 // probes are tried in this order after those hinted by the port.
