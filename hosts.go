@@ -117,10 +117,9 @@ func validHostname(s string) bool {
 	return !allDigits
 }
 
-// Count returns the number of distinct hosts in spec after removing exclude:
-// addresses in the ranges plus hostnames not excluded by name. It saturates at
-// math.MaxInt64 (a /64 of IPv6 would overflow).
-func (spec HostSpec) Count(exclude HostSpec) int64 {
+// AddressSet is the spec's addresses minus exclude's, merged (an address
+// listed twice is in it once).
+func (spec HostSpec) AddressSet(exclude HostSpec) *netipx.IPSet {
 	var b netipx.IPSetBuilder
 	for _, r := range spec.Ranges {
 		b.AddRange(r)
@@ -129,8 +128,15 @@ func (spec HostSpec) Count(exclude HostSpec) int64 {
 		b.RemoveRange(r)
 	}
 	set, _ := b.IPSet()
+	return set
+}
+
+// Count returns the number of distinct hosts in spec after removing exclude:
+// addresses in the ranges plus hostnames not excluded by name. It saturates at
+// math.MaxInt64 (a /64 of IPv6 would overflow).
+func (spec HostSpec) Count(exclude HostSpec) int64 {
 	var n int64
-	for _, r := range set.Ranges() {
+	for _, r := range spec.AddressSet(exclude).Ranges() {
 		n = addSat(n, rangeSize(r))
 	}
 	excluded := map[string]bool{}

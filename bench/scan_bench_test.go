@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -95,20 +94,11 @@ func median(ds []time.Duration) time.Duration {
 func BenchmarkSweepVsNmap(b *testing.B) {
 	needNmap(b)
 	for _, p := range sweepPorts {
-		ln, err := net.Listen("tcp", net.JoinHostPort(sweepHost, strconv.Itoa(p)))
+		ln, err := testbed.AcceptAndClose(sweepHost, p)
 		if err != nil {
 			b.Skipf("cannot listen on %s:%d (root needed for low ports): %v", sweepHost, p, err)
 		}
 		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
 	}
 	const runs = 3
 	var vt, nt []time.Duration
@@ -219,7 +209,7 @@ func BenchmarkServiceDetectionVsNmap(b *testing.B) {
 			}
 			total++
 			s := ours[key{h.Address.Addr, p.PortID}]
-			ok := s != nil && sameService(s, p.Service.Name, p.Service.Product, p.Service.Tunnel)
+			ok := s != nil && sameService(s, p.Service.Name, p.Service.Product)
 			if ok {
 				agree++
 			}
@@ -245,14 +235,8 @@ func BenchmarkServiceDetectionVsNmap(b *testing.B) {
 // sameService compares our answer with nmap's: the same service (nmap
 // writes https as http over an ssl tunnel) and, when both name one, the
 // same product.
-func sameService(s *scan.Service, name, product, tunnel string) bool {
-	ours := strings.TrimPrefix(s.Name, "ssl/")
-	if tunnel == "ssl" {
-		ours = map[string]string{"https": "http", "imaps": "imap", "pop3s": "pop3", "smtps": "smtp", "ftps": "ftp"}[s.Name]
-		if ours == "" {
-			ours = strings.TrimPrefix(s.Name, "ssl/")
-		}
-	}
+func sameService(s *scan.Service, name, product string) bool {
+	ours := scan.PlainName(s.Name)
 	// nmap's names for the same services.
 	aliases := map[string]string{"elasticsearch": "http", "mongodb": "mongod"}
 	if a, ok := aliases[ours]; ok && a == name {

@@ -85,7 +85,7 @@ func (s *Server) handleSignIn(ctx context.Context, in *SignInInput) (*SignInOutp
 		return nil, fail(ctx, s.log, err)
 	}
 	email := strings.ToLower(strings.TrimSpace(username))
-	ip := remoteHost(in.remoteAddr)
+	ip := hostOf(in.remoteAddr)
 	acctKey, ipKey := "acct:"+email, "ip:"+ip
 	now := s.now()
 
@@ -183,11 +183,6 @@ func (s *Server) handleSignOut(ctx context.Context, _ *struct{}) (*StatusOutput,
 	out := &StatusOutput{}
 	out.Body.Status, out.Body.StatusText = http.StatusOK, "OK"
 	return out, nil
-}
-
-func remoteHost(addr string) string {
-	r := &http.Request{RemoteAddr: addr}
-	return clientIP(r)
 }
 
 func truncate(s string, n int) string {

@@ -161,10 +161,13 @@ func principal(ctx context.Context, a vigil.Action) (*vigil.Principal, error) {
 
 // clientIP is the peer address. Proxies' forwarding headers are not trusted:
 // a client could otherwise pick the address its sign-in failures count against.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientIP(r *http.Request) string { return hostOf(r.RemoteAddr) }
+
+// hostOf is the address part of a peer "host:port".
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return r.RemoteAddr
+		return addr
 	}
 	return host
 }

@@ -26,20 +26,11 @@ func listenOn(t *testing.T, host string, n int) []int {
 	t.Helper()
 	var ports []int
 	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", host+":0")
+		ln, err := testbed.AcceptAndClose(host, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	sort.Ints(ports)

@@ -19,6 +19,32 @@ var wellKnown = map[int]string{
 	8883: "secure-mqtt", 9200: "elasticsearch", 11211: "memcached", 27017: "mongodb",
 }
 
+// tlsNames are the names of services spoken over TLS.
+var tlsNames = map[string]string{"http": "https", "imap": "imaps", "pop3": "pop3s", "smtp": "smtps", "ftp": "ftps",
+	"ldap": "ldaps", "mqtt": "secure-mqtt"}
+
+// TLSName is the name of service name spoken over TLS ("http" → "https";
+// names without one get the "ssl/" prefix).
+func TLSName(name string) string {
+	if n, ok := tlsNames[name]; ok {
+		return n
+	}
+	if name == "elasticsearch" {
+		return name
+	}
+	return "ssl/" + name
+}
+
+// PlainName reverses TLSName: the service under the TLS tunnel ("https" → "http").
+func PlainName(name string) string {
+	for plain, t := range tlsNames {
+		if t == name {
+			return plain
+		}
+	}
+	return strings.TrimPrefix(name, "ssl/")
+}
+
 // WellKnownService returns the conventional service name of a port, or "".
 func WellKnownService(port int) string { return wellKnown[port] }
 

@@ -36,21 +36,8 @@ func parseTargets(hosts, exclude string) (*targetSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b netipx.IPSetBuilder
-	for _, r := range xs.Ranges {
-		b.AddRange(r)
-	}
-	ex, _ := b.IPSet()
-	// Merge the ranges so an address listed twice is scanned once.
-	var rb netipx.IPSetBuilder
-	for _, r := range hs.Ranges {
-		rb.AddRange(r)
-	}
-	for _, r := range xs.Ranges {
-		rb.RemoveRange(r)
-	}
-	set, _ := rb.IPSet()
-	ts := &targetSet{ranges: set.Ranges(), exclude: ex, excluded: map[string]bool{}, count: hs.Count(xs)}
+	ts := &targetSet{ranges: hs.AddressSet(xs).Ranges(), exclude: xs.AddressSet(vigil.HostSpec{}),
+		excluded: map[string]bool{}, count: hs.Count(xs)}
 	for _, h := range xs.Hostnames {
 		ts.excluded[h] = true
 	}

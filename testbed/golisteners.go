@@ -107,3 +107,22 @@ func startGoListeners() ([]Service, []func(), error) {
 	}
 	return svcs, closers, nil
 }
+
+// AcceptAndClose listens on host:port (port 0: any) and closes every
+// connection it accepts: an open port with nothing behind it, for tests.
+func AcceptAndClose(host string, port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln, nil
+}

@@ -278,16 +278,12 @@ func (x *xmlRenderer) event(ev scan.Event) error {
 			xp := xmlPort{Protocol: p.protocol, PortID: p.port}
 			xp.State.State, xp.State.Reason = string(p.state), p.reason
 			if s := p.service; s != nil {
-				xs := &xmlService{Name: strings.TrimPrefix(s.Name, "ssl/"), Product: s.Product, Version: s.Version, ExtraInfo: s.ExtraInfo, Method: s.Method, Conf: s.Confidence}
+				xs := &xmlService{Name: scan.PlainName(s.Name), Product: s.Product, Version: s.Version, ExtraInfo: s.ExtraInfo, Method: s.Method, Conf: s.Confidence}
 				if s.Method == "port-guess" {
 					xs.Method = "table"
 				}
 				if s.TLS != nil {
-					xs.Tunnel = "ssl"
-					xs.Name = strings.TrimSuffix(map[string]string{"https": "http", "imaps": "imap", "pop3s": "pop3", "smtps": "smtp"}[s.Name]+"", "")
-					if xs.Name == "" {
-						xs.Name = strings.TrimPrefix(s.Name, "ssl/")
-					}
+					xs.Tunnel = "ssl" // nmap writes https as http over an ssl tunnel
 				}
 				for _, c := range s.CPE {
 					xs.CPE = append(xs.CPE, cpe23to22(c))

@@ -122,7 +122,7 @@ func (d *Detector) insideTLS(ctx context.Context, dialer scan.Dialer, target, ho
 	// Services that greet after the handshake (imaps, pop3s, smtps, ftps).
 	if resp, _, err := d.exchangeOnce(ctx, dialer, target, host, true, nil, d.bannerWait/2); err == nil || len(resp) > 0 {
 		if s := d.matchBanner(resp); s != nil {
-			s.Name = tlsName(s.Name)
+			s.Name = scan.TLSName(s.Name)
 			s.TLS = tinfo
 			return s
 		}
@@ -134,19 +134,11 @@ func (d *Detector) insideTLS(ctx context.Context, dialer scan.Dialer, target, ho
 			continue
 		}
 		if s := p.match(resp); s != nil {
-			s.Name, s.TLS, s.Banner = tlsName(s.Name), tinfo, scan.Printable(resp, 512)
+			s.Name, s.TLS, s.Banner = scan.TLSName(s.Name), tinfo, scan.Printable(resp, 512)
 			return d.finish(s, "probed")
 		}
 	}
 	return &scan.Service{Name: "ssl/unknown", TLS: tinfo, Method: "probed", Confidence: 5}
-}
-
-func tlsName(name string) string {
-	if n, ok := map[string]string{"http": "https", "imap": "imaps", "pop3": "pop3s", "smtp": "smtps", "ftp": "ftps",
-		"ldap": "ldaps", "mqtt": "secure-mqtt", "elasticsearch": "elasticsearch"}[name]; ok {
-		return n
-	}
-	return "ssl/" + name
 }
 
 // orderProbes puts the probes whose ports include port first.
