@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -67,8 +68,12 @@ func VerifyPassword(password, encoded string) error {
 }
 
 // dummyHash is verified against when a sign-in names no known user, so the
-// response time does not tell whether an account exists.
-var dummyHash, _ = HashPassword("vigil-dummy-password", DefaultArgon2)
+// response time does not tell whether an account exists. It is made on
+// first use: every other command of the binary (vigil scan) skips the cost.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("vigil-dummy-password", DefaultArgon2)
+	return h
+})
 
 // BurnPasswordCheck spends the time of one password verification.
-func BurnPasswordCheck(password string) { _ = VerifyPassword(password, dummyHash) }
+func BurnPasswordCheck(password string) { _ = VerifyPassword(password, dummyHash()) }

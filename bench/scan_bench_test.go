@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,8 +91,9 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // BenchmarkSweepVsNmap scans all 65,535 TCP ports of one loopback host with
-// 20 listeners, with Vigil's connect scanner and `nmap -sT -T4 -p-`, three
-// runs each, and compares time and the open-port sets.
+// 20 listeners, in connect mode against `nmap -sT -T4 -p-` and, as root, in
+// SYN mode against `nmap -sS -T4 -p-`: five runs of each, alternating, and
+// compares the median times and the open-port sets.
 func BenchmarkSweepVsNmap(b *testing.B) {
 	needNmap(b)
 	for _, p := range sweepPorts {
@@ -100,47 +103,66 @@ func BenchmarkSweepVsNmap(b *testing.B) {
 		}
 		defer ln.Close()
 	}
-	const runs = 3
-	var vt, nt []time.Duration
-	var vOpen, nOpen string
+	type mode struct {
+		vigil scan.Mode
+		nmap  string
+	}
+	modes := []mode{{scan.ModeConnect, "-sT"}}
+	if os.Geteuid() == 0 {
+		modes = append(modes, mode{scan.ModeSYN, "-sS"})
+	} else {
+		fmt.Println("SYN mode: not compared (needs root)")
+	}
+	const runs = 5
 	for b.Loop() {
-		for i := 0; i < runs; i++ {
-			cfg := scan.DefaultConfig()
-			cfg.Hosts, cfg.Ports, cfg.Rate, cfg.ProgressEvery, cfg.AliveTest = sweepHost, "1-65535", 0, 0, vigil.AliveConsiderAlive
-			evs, d := runVigil(b, cfg)
-			vt = append(vt, d)
-			var open []int
-			for _, ev := range evs {
-				open = append(open, ev.Port)
-			}
-			sort.Ints(open)
-			vOpen = fmt.Sprint(open)
-			r, nd := runNmap(b, "-sT", "-T4", "-p-", "-n", "-Pn", sweepHost)
-			nt = append(nt, nd)
-			var nopen []int
-			for _, h := range r.Hosts {
-				for _, p := range h.Ports {
-					if p.State.State == "open" {
-						nopen = append(nopen, p.PortID)
+		for _, m := range modes {
+			var vt, nt []time.Duration
+			var vOpen, nOpen string
+			for i := 0; i < runs; i++ {
+				cfg := scan.DefaultConfig()
+				cfg.Hosts, cfg.Ports, cfg.Rate, cfg.ProgressEvery, cfg.AliveTest = sweepHost, "1-65535", 0, 0, vigil.AliveConsiderAlive
+				cfg.Mode = m.vigil
+				evs, d := runVigil(b, cfg)
+				vt = append(vt, d)
+				vOpen = fmt.Sprint(openPortsOf(evs))
+				r, nd := runNmap(b, m.nmap, "-T4", "-p-", "-n", "-Pn", sweepHost)
+				nt = append(nt, nd)
+				var nopen []int
+				for _, h := range r.Hosts {
+					for _, p := range h.Ports {
+						if p.State.State == "open" {
+							nopen = append(nopen, p.PortID)
+						}
 					}
 				}
+				sort.Ints(nopen)
+				nOpen = fmt.Sprint(nopen)
 			}
-			sort.Ints(nopen)
-			nOpen = fmt.Sprint(nopen)
+			v, n := median(vt), median(nt)
+			b.ReportMetric(v.Seconds(), string(m.vigil)+"-vigil-s")
+			b.ReportMetric(n.Seconds(), string(m.vigil)+"-nmap-s")
+			b.ReportMetric(n.Seconds()/v.Seconds(), string(m.vigil)+"-speedup")
+			same := "same"
+			if vOpen != nOpen {
+				same = "DIFFERENT: vigil " + vOpen + " nmap " + nOpen
+			}
+			msg := fmt.Sprintf("full TCP sweep of %s (65,535 ports, %d listeners), median of %d runs:\n  vigil %s %v   nmap %s -T4 -p- %v   speedup %.2fx   open ports: %s\n",
+				sweepHost, len(sweepPorts), runs, m.vigil, v.Round(time.Millisecond), m.nmap, n.Round(time.Millisecond), n.Seconds()/v.Seconds(), same)
+			b.Log(msg)
+			fmt.Print(msg)
 		}
 	}
-	v, n := median(vt), median(nt)
-	b.ReportMetric(v.Seconds(), "vigil-s")
-	b.ReportMetric(n.Seconds(), "nmap-s")
-	b.ReportMetric(n.Seconds()/v.Seconds(), "speedup")
-	same := "same"
-	if vOpen != nOpen {
-		same = "DIFFERENT: vigil " + vOpen + " nmap " + nOpen
+}
+
+func openPortsOf(evs []scan.Event) []int {
+	var open []int
+	for _, ev := range evs {
+		if ev.Type == scan.EventPort {
+			open = append(open, ev.Port)
+		}
 	}
-	msg := fmt.Sprintf("\nfull TCP sweep of %s (65,535 ports, %d listeners), median of %d runs:\n  vigil connect %v   nmap -sT -T4 -p- %v   speedup %.2fx   open ports: %s\n  SYN mode: not compared (Vigil's raw SYN scanner is not built yet)\n",
-		sweepHost, len(sweepPorts), runs, v.Round(time.Millisecond), n.Round(time.Millisecond), n.Seconds()/v.Seconds(), same)
-	b.Log(msg)
-	fmt.Print(msg)
+	sort.Ints(open)
+	return open
 }
 
 // BenchmarkServiceDetectionVsNmap runs service detection on the testbed's
@@ -251,4 +273,73 @@ func sameService(s *scan.Service, name, product string) bool {
 	p, q := strings.ToLower(s.Product), strings.ToLower(product)
 	first := func(x string) string { return strings.Fields(x)[0] }
 	return strings.Contains(p, first(q)) || strings.Contains(q, first(p)) || (p == "mariadb" && strings.Contains(q, "mysql"))
+}
+
+// BenchmarkSweepMemory sweeps 100 ports of 127.0.0.0/20 (4,096 hosts) and
+// then of 127.0.0.0/16 (65,536 hosts) and samples the heap: the engine's
+// memory must not grow with hosts × ports. Events are counted and dropped,
+// as a consumer that persists them would.
+func BenchmarkSweepMemory(b *testing.B) {
+	for b.Loop() {
+		var peaks []uint64
+		for _, hosts := range []string{"127.0.0.0/20", "127.0.0.0/16"} {
+			runtime.GC()
+			var peak atomic.Uint64
+			stop := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				var ms runtime.MemStats
+				t := time.NewTicker(20 * time.Millisecond)
+				defer t.Stop()
+				for {
+					runtime.ReadMemStats(&ms)
+					if ms.HeapInuse > peak.Load() {
+						peak.Store(ms.HeapInuse)
+					}
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+					}
+				}
+			}()
+			cfg := scan.DefaultConfig()
+			cfg.Hosts, cfg.Ports, cfg.Rate, cfg.ProgressEvery, cfg.AliveTest = hosts, "1-100", 0, 0, vigil.AliveConsiderAlive
+			cfg.Scope, _ = scan.ParseScope("127.0.0.0/8")
+			s, err := scan.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			var events, open int
+			var probes int64
+			mode := "connect"
+			for ev := range s.Run(context.Background()) {
+				events++
+				switch ev.Type {
+				case scan.EventPort:
+					open++
+				case scan.EventScanStart:
+					if strings.Contains(ev.Message, "syn scan") {
+						mode = "syn"
+					}
+				case scan.EventScanDone:
+					probes = ev.Progress.ProbesSent
+				}
+			}
+			d := time.Since(start)
+			close(stop)
+			<-sampled
+			peaks = append(peaks, peak.Load())
+			msg := fmt.Sprintf("sweep of ports 1-100 on %s (%s): %d probes in %v (%.0f/s), %d events, %d open; peak heap in use %.1f MiB\n",
+				hosts, mode, probes, d.Round(time.Millisecond), float64(probes)/d.Seconds(), events, open, float64(peak.Load())/(1<<20))
+			b.Log(msg)
+			fmt.Print(msg)
+		}
+		ratio := float64(peaks[1]) / float64(peaks[0])
+		b.ReportMetric(float64(peaks[1])/(1<<20), "peak-MiB-/16")
+		b.ReportMetric(ratio, "peak-/16-over-/20")
+		fmt.Printf("16x the hosts: peak heap x%.2f\n", ratio)
+	}
 }

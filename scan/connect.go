@@ -118,6 +118,12 @@ feed:
 	}
 	cancel()
 	wg.Wait()
+	return hs.finish()
+}
+
+// finish releases what the reliability check still holds and returns the
+// host's counts.
+func (hs *hostScan) finish() (open []int, closed, filtered int, unreliable bool) {
 	hs.decide(true)
 	hs.mu.Lock()
 	defer hs.mu.Unlock()

@@ -55,6 +55,9 @@ func (e *engine) discover(ctx context.Context, t target, est *rttEstimator) (up 
 		answers <- answer{up, reason, rtt}
 	}()
 	go func() { wg.Wait(); close(answers) }()
+	// The first answer decides; the other method is cancelled and waited
+	// for, so no probe of discovery is still out when the port scan starts.
+	defer func() { cancel(); wg.Wait() }()
 	for a := range answers {
 		if a.up {
 			if a.reason == "echo-reply" {
@@ -69,8 +72,18 @@ func (e *engine) discover(ctx context.Context, t target, est *rttEstimator) (up 
 	return false, "no-response to ICMP echo or TCP ping", 0
 }
 
-// tcpPing tries the ping ports at once; a handshake or a reset means up.
+// tcpPing tries the ping ports at once; a SYN-ACK (handshake) or a reset
+// means up. It sends raw SYNs when the run has raw sockets.
 func (e *engine) tcpPing(ctx context.Context, t target, est *rttEstimator) (bool, string, time.Duration) {
+	if e.syn != nil {
+		up, reason, rtt, err := e.synPing(ctx, t, est)
+		if err == nil || ctx.Err() != nil {
+			if !up {
+				return false, "no-response to TCP ping", 0
+			}
+			return up, reason, rtt
+		}
+	}
 	type res struct {
 		p    tcpProbe
 		port int

@@ -16,10 +16,14 @@ type Scanner struct {
 	cfg     Config
 	ports   []vigil.PortRange
 	targets *targetSet
+	syn     bool // TCP scan and ping by raw SYN probes
 }
 
 // New validates cfg and returns a scanner.
 func New(cfg Config) (*Scanner, error) {
+	// A caller's own Dialer (a proxy, a test's counter) means connections
+	// through it, so auto mode keeps to connect scanning then.
+	customDialer := cfg.Dialer != nil
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -31,7 +35,17 @@ func New(cfg Config) (*Scanner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hosts: %w", err)
 	}
-	return &Scanner{cfg: cfg, ports: ports, targets: ts}, nil
+	s := &Scanner{cfg: cfg, ports: ports, targets: ts}
+	if cfg.Mode == ModeSYN || (cfg.Mode == ModeAuto && !customDialer) {
+		sock, err := openSYNSocket(cfg.Scope)
+		if err == nil {
+			sock.Close()
+			s.syn = true
+		} else if cfg.Mode == ModeSYN {
+			return nil, fmt.Errorf("mode syn: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // engine is the state of one Run.
@@ -40,7 +54,8 @@ type engine struct {
 	ports   []vigil.PortRange
 	dialer  Dialer
 	limiter *limiter
-	pinger  *pinger // nil when ICMP is unavailable
+	pinger  *pinger    // nil when ICMP is unavailable
+	syn     *synSocket // nil in connect mode
 	events  chan<- Event
 
 	probes                         atomic.Int64
@@ -57,6 +72,19 @@ func (s *Scanner) Run(ctx context.Context) <-chan Event {
 	e.hostsTotal.Store(s.targets.count)
 	go func() {
 		defer close(ch)
+		if s.syn {
+			sock, err := openSYNSocket(s.cfg.Scope)
+			if err != nil {
+				e.emit(ctx, Event{Type: EventWarning, Message: err.Error() + "; using connect scan"})
+			} else {
+				e.syn = sock
+				defer sock.Close()
+				if testSYNHook != nil {
+					testSYNHook(sock)
+				}
+				sock.start()
+			}
+		}
 		e.run(ctx, s.targets)
 	}()
 	return ch
@@ -74,8 +102,12 @@ func (e *engine) emit(ctx context.Context, ev Event) {
 
 func (e *engine) run(ctx context.Context, ts *targetSet) {
 	start := e.cfg.Now()
-	e.emit(ctx, Event{Type: EventScanStart, Progress: e.progress(), Message: fmt.Sprintf("ports %s, alive test %s, scope %s",
-		vigil.FormatPortRanges(e.ports), e.cfg.AliveTest, e.cfg.Scope)})
+	mode := ModeConnect
+	if e.syn != nil {
+		mode = ModeSYN
+	}
+	e.emit(ctx, Event{Type: EventScanStart, Progress: e.progress(), Message: fmt.Sprintf("ports %s, %s scan, alive test %s, scope %s",
+		vigil.FormatPortRanges(e.ports), mode, e.cfg.AliveTest, e.cfg.Scope)})
 	if e.needsICMP() {
 		p, err := openPinger()
 		if err != nil {
@@ -85,9 +117,6 @@ func (e *engine) run(ctx context.Context, ts *targetSet) {
 			defer p.Close()
 			go p.receive(ctx)
 		}
-	}
-	if e.cfg.Mode == ModeSYN {
-		e.emit(ctx, Event{Type: EventWarning, Message: "SYN mode is not available in this build; using connect scan"})
 	}
 
 	stopProgress := e.startProgress(ctx)
@@ -192,7 +221,7 @@ func (e *engine) scanHost(ctx context.Context, t target) {
 	onOpen := func(port int, reason string, rtt time.Duration) {
 		e.emit(ctx, Event{Type: EventPort, Host: t.addr, Hostname: t.hostname, Port: port, Protocol: "tcp", State: StateOpen, Reason: reason, RTT: rtt})
 	}
-	open, closed, filtered, unreliable := e.scanTCP(ctx, t, e.ports, est, onOpen)
+	open, closed, filtered, unreliable := e.scanPorts(ctx, t, est, onOpen)
 	sum := &HostSummary{Closed: closed, Filtered: filtered}
 	if unreliable {
 		e.emit(ctx, Event{Type: EventHostUnreliable, Host: t.addr, Hostname: t.hostname,
@@ -218,4 +247,27 @@ func (e *engine) scanHost(ctx context.Context, t target) {
 	}
 	sum.Duration = e.cfg.Now().Sub(start)
 	e.emit(ctx, Event{Type: EventHostDone, Host: t.addr, Hostname: t.hostname, Summary: sum})
+}
+
+// testSYNHook lets tests watch a run's raw sockets.
+var testSYNHook func(*synSocket)
+
+// scanPorts runs the TCP port scan by SYN probes when the run has raw
+// sockets and by connections otherwise (or when SYN cannot reach the host,
+// e.g. IPv6 without a raw IPv6 socket).
+func (e *engine) scanPorts(ctx context.Context, t target, est *rttEstimator,
+	onOpen func(port int, reason string, rtt time.Duration)) (open []int, closed, filtered int, unreliable bool) {
+	if e.syn != nil {
+		open, closed, filtered, unreliable, err := e.scanSYN(ctx, t, e.ports, est, onOpen)
+		if err == nil || ctx.Err() != nil {
+			return open, closed, filtered, unreliable
+		}
+		if len(open) > 0 || closed > 0 {
+			// Part of the host was scanned; say so rather than mixing methods.
+			e.emit(ctx, Event{Type: EventError, Host: t.addr, Hostname: t.hostname, Message: "SYN scan failed: " + err.Error()})
+			return open, closed, filtered, unreliable
+		}
+		e.emit(ctx, Event{Type: EventWarning, Host: t.addr, Hostname: t.hostname, Message: "SYN scan unavailable (" + err.Error() + "); using connect scan"})
+	}
+	return e.scanTCP(ctx, t, e.ports, est, onOpen)
 }

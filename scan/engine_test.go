@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigilscan/vigil"
+	"github.com/vigilscan/vigil/internal/testenv"
 	"github.com/vigilscan/vigil/testbed"
 )
 
@@ -92,14 +93,29 @@ func portRange(ports []int, extra int) string {
 	return fmt.Sprintf("%d-%d", max(1, lo-extra), min(65535, hi+extra))
 }
 
-func TestConnectScanFindsExactlyTheOpenPorts(t *testing.T) {
+func TestPortScanFindsExactlyTheOpenPorts(t *testing.T) {
+	t.Run("connect", func(t *testing.T) {
+		testFindsExactlyTheOpenPorts(t, ModeConnect, vigil.AliveConsiderAlive, "127.0.3.1")
+	})
+	t.Run("syn", func(t *testing.T) {
+		testenv.RequireRoot(t, "the SYN scanner (raw sockets)")
+		testFindsExactlyTheOpenPorts(t, ModeSYN, vigil.AliveConsiderAlive, "127.0.3.2")
+	})
+	// Discovery's TCP ping (SYN) and ICMP race; the loser winds down while
+	// the port scan of the same host starts.
+	t.Run("syn-after-discovery", func(t *testing.T) {
+		testenv.RequireRoot(t, "the SYN scanner (raw sockets)")
+		testFindsExactlyTheOpenPorts(t, ModeSYN, vigil.AliveScanConfigDefault, "127.0.3.3")
+	})
+}
+
+func testFindsExactlyTheOpenPorts(t *testing.T, mode Mode, alive vigil.AliveTest, host string) {
 	// An address of its own: other packages' tests listen on 127.0.0.1.
-	const host = "127.0.3.1"
 	ports := listenOn(t, host, 5)
 	before := listeningOn(t, host)
 	cfg := DefaultConfig()
-	cfg.Hosts, cfg.Ports, cfg.Scope = host, portRange(ports, 50), loopbackScope(t)
-	cfg.AliveTest = vigil.AliveConsiderAlive
+	cfg.Hosts, cfg.Ports, cfg.Scope, cfg.Mode = host, portRange(ports, 50), loopbackScope(t), mode
+	cfg.AliveTest = alive
 	cfg.ProgressEvery = 0
 	s, err := New(cfg)
 	if err != nil {
@@ -244,12 +260,33 @@ func TestEveryPortOpenIsUnreliable(t *testing.T) {
 	}
 }
 
+// TestCancelStopsTrafficWithinASecond cancels a big sweep: the stream
+// closes within a second and no probe leaves after it has closed, counted
+// by a dialer (connect) and by the raw socket's send hook (SYN).
 func TestCancelStopsTrafficWithinASecond(t *testing.T) {
-	d := &countingDialer{delay: 50 * time.Millisecond}
-	cfg := DefaultConfig()
-	cfg.Hosts, cfg.Ports, cfg.Scope, cfg.Dialer, cfg.ProgressEvery = "127.0.0.0/24", "1-65535", loopbackScope(t), d, 0
-	cfg.AliveTest = vigil.AliveConsiderAlive
-	s, _ := New(cfg)
+	t.Run("connect", func(t *testing.T) {
+		d := &countingDialer{delay: 50 * time.Millisecond}
+		cfg := DefaultConfig()
+		cfg.Hosts, cfg.Dialer = "127.0.0.0/24", d
+		checkCancel(t, cfg, d.calls.Load)
+	})
+	t.Run("syn", func(t *testing.T) {
+		testenv.RequireRoot(t, "the SYN scanner (raw sockets)")
+		var sent atomic.Int64
+		testSYNHook = func(s *synSocket) { s.sent = func(netip.Addr, int) { sent.Add(1) } }
+		defer func() { testSYNHook = nil }()
+		cfg := DefaultConfig()
+		cfg.Hosts, cfg.Mode, cfg.Rate = "127.0.5.0/24", ModeSYN, 20000
+		checkCancel(t, cfg, sent.Load)
+	})
+}
+
+func checkCancel(t *testing.T, cfg Config, probes func() int64) {
+	cfg.Ports, cfg.Scope, cfg.ProgressEvery, cfg.AliveTest = "1-65535", loopbackScope(t), 0, vigil.AliveConsiderAlive
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := s.Run(ctx)
 	time.Sleep(300 * time.Millisecond)
@@ -260,9 +297,12 @@ func TestCancelStopsTrafficWithinASecond(t *testing.T) {
 	if el := time.Since(cancelled); el > time.Second {
 		t.Errorf("the stream closed %v after cancel", el)
 	}
-	n := d.calls.Load()
+	n := probes()
+	if n == 0 {
+		t.Fatal("no probe was sent before the cancel")
+	}
 	time.Sleep(200 * time.Millisecond)
-	if after := d.calls.Load(); after != n {
+	if after := probes(); after != n {
 		t.Errorf("%d probes after the stream closed", after-n)
 	}
 }

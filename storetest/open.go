@@ -16,6 +16,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/vigilscan/vigil/auth"
+	"github.com/vigilscan/vigil/internal/testenv"
 	"github.com/vigilscan/vigil/store"
 )
 
@@ -62,10 +63,7 @@ func PostgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("VIGIL_TEST_POSTGRES_URL")
 	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("VIGIL_TEST_POSTGRES_URL is not set; CI requires the PostgreSQL tests")
-		}
-		t.Skip("set VIGIL_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the PostgreSQL tests")
+		testenv.Unavailable(t, "set VIGIL_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the PostgreSQL tests")
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilscan/vigil/internal/testenv"
 )
 
 // serve starts a loopback TCP server running handle for each connection.
@@ -130,10 +132,7 @@ func recogDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("VIGIL_TESTDATA")
 	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("VIGIL_TESTDATA is not set; CI requires the shared test data")
-		}
-		t.Skip("set VIGIL_TESTDATA=../shared/testdata to test the Recog loader")
+		testenv.Unavailable(t, "set VIGIL_TESTDATA=../shared/testdata to test the Recog loader")
 	}
 	return filepath.Join(dir, "vulndb", "recog")
 }
