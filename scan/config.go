@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/vigilscan/vigil"
@@ -133,8 +134,12 @@ func (c *Config) validate() error {
 }
 
 // ParsePorts resolves a port selection: a built-in port list (by key or
-// name, e.g. "common-tcp", "All TCP") or a spec like "1-1024,8080,U:53".
+// name, e.g. "common-tcp", "All TCP"), a spec like "1-1024,8080,U:53", or
+// "-" for every TCP port as in nmap's -p-.
 func ParsePorts(s string) ([]vigil.PortRange, error) {
+	if strings.TrimSpace(s) == "-" { // nmap's -p-: every TCP port
+		s = "1-65535"
+	}
 	if l, ok := vigil.FindBuiltinPortList(s); ok {
 		return l.Ranges, nil
 	}

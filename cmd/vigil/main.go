@@ -36,6 +36,7 @@ type CLI struct {
 type Globals struct {
 	Log    *slog.Logger
 	Stdout io.Writer
+	Stderr io.Writer
 }
 
 func main() {
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cli.LogFormat == "json" {
 		handler = slog.NewJSONHandler(stderr, opts)
 	}
-	g := &Globals{Log: slog.New(handler), Stdout: stdout}
+	g := &Globals{Log: slog.New(handler), Stdout: stdout, Stderr: stderr}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	return kctx.Run(g)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -74,8 +73,12 @@ func (c *ScanCmd) Run(ctx context.Context, g *Globals) error {
 	default:
 		r = &tableRenderer{w: g.Stdout, hosts: map[string]*hostResult{}}
 	}
-	stderr := io.Writer(os.Stderr)
+	stderr := g.Stderr
+	refused := 0
 	for ev := range s.Run(ctx) {
+		if ev.Type == scan.EventRefused {
+			refused++
+		}
 		if ev.Type == scan.EventProgress && !c.NoProgress {
 			p := ev.Progress
 			fmt.Fprintf(stderr, "progress: %d/%d hosts (%.1f%%), %d up, %d probes\n", p.HostsDone, p.HostsTotal, p.Percent, p.HostsUp, p.ProbesSent)
@@ -89,6 +92,11 @@ func (c *ScanCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("scan cancelled")
+	}
+	if refused > 0 {
+		// The results of the other targets are out; the exit status tells
+		// scripts that part of the request was not carried out.
+		return fmt.Errorf("%d target address(es) refused: outside the scan scope (--allow / VIGIL_SCAN_ALLOW)", refused)
 	}
 	return nil
 }

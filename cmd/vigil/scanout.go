@@ -132,7 +132,12 @@ func (t *tableRenderer) event(ev scan.Event) error {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PORT\tSTATE\tSERVICE\tVERSION")
 	for _, p := range h.sorted() {
-		name, version := "", ""
+		// Without detection, the port's registered service, marked as a
+		// guess with "?" (nmap prints the same guess unmarked).
+		name, version := scan.WellKnownService(p.port), ""
+		if name != "" {
+			name += "?"
+		}
 		if s := p.service; s != nil {
 			name = s.Name
 			version = strings.TrimSpace(strings.Join([]string{s.Product, s.Version, paren(s.ExtraInfo)}, " "))
