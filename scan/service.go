@@ -14,7 +14,7 @@ var wellKnown = map[int]string{
 	21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "domain", 80: "http", 110: "pop3", 111: "rpcbind",
 	123: "ntp", 135: "msrpc", 137: "netbios-ns", 139: "netbios-ssn", 143: "imap", 161: "snmp", 389: "ldap",
 	443: "https", 445: "microsoft-ds", 465: "smtps", 587: "submission", 636: "ldaps", 993: "imaps", 995: "pop3s",
-	1433: "ms-sql-s", 1521: "oracle", 1883: "mqtt", 1900: "upnp", 2049: "nfs", 3306: "mysql", 3389: "ms-wbt-server",
+	1433: "ms-sql-s", 1521: "oracle", 1883: "mqtt", 1900: "upnp", 4222: "nats", 2049: "nfs", 3306: "mysql", 3389: "ms-wbt-server",
 	5432: "postgresql", 5672: "amqp", 5900: "vnc", 6379: "redis", 8080: "http-proxy", 8443: "https-alt",
 	8883: "secure-mqtt", 9200: "elasticsearch", 11211: "memcached", 27017: "mongodb",
 }

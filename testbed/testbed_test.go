@@ -128,7 +128,7 @@ func TestTestbedScan(t *testing.T) {
 	}
 	// The machine's own services on 127.0.0.1 (started by the CI image).
 	for port, want := range map[int][2]string{3306: {"mysql", "MariaDB"}, 5432: {"postgresql", "PostgreSQL DB"}, 6379: {"redis", "Redis key-value store"},
-		5672: {"amqp", "RabbitMQ"}, 1883: {"mqtt", ""}} {
+		5672: {"amqp", "RabbitMQ"}, 1883: {"mqtt", ""}, 4222: {"nats", "NATS Server"}} {
 		if !open["127.0.0.1"][port] {
 			continue
 		}

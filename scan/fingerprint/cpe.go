@@ -10,7 +10,7 @@ var productCPEs = map[string]string{
 	"Dovecot pop3d": "dovecot:dovecot", "Dovecot imapd": "dovecot:dovecot",
 	"nginx": "f5:nginx", "Apache httpd": "apache:http_server", "lighttpd": "lighttpd:lighttpd",
 	"Microsoft IIS httpd":   "microsoft:internet_information_services",
-	"Redis key-value store": "redis:redis", "Memcached": "memcached:memcached",
+	"Redis key-value store": "redis:redis", "Memcached": "memcached:memcached", "NATS Server": "linuxfoundation:nats-server",
 	"PostgreSQL DB": "postgresql:postgresql", "MySQL": "oracle:mysql", "MariaDB": "mariadb:mariadb",
 	"MongoDB": "mongodb:mongodb", "Elasticsearch": "elastic:elasticsearch", "RabbitMQ": "vmware:rabbitmq",
 	"ISC BIND": "isc:bind",

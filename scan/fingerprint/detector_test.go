@@ -104,6 +104,8 @@ func TestDetect(t *testing.T) {
 		{serve(t, answer([]byte("VERSION 1.6.18\r\n"))), map[string]string{"name": "memcached", "product": "Memcached", "version": "1.6.18"}},
 		{serve(t, answer([]byte("N"))), map[string]string{"name": "postgresql", "product": "PostgreSQL DB"}},
 		{serve(t, answer([]byte{0x20, 0x02, 0x00, 0x05})), map[string]string{"name": "mqtt"}},
+		{serve(t, greet(`INFO {"server_id":"NCVK","server_name":"n1","version":"2.9.10","proto":1,"go":"go1.19.8","host":"127.0.0.1","port":4222}`+"\r\n")),
+			map[string]string{"name": "nats", "product": "NATS Server", "version": "2.9.10"}},
 	}
 	for _, tt := range tests {
 		got := detect(t, d, tt.port)

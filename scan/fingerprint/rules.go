@@ -74,6 +74,8 @@ var bannerRules = []bannerRule{
 	{name: "mysql", match: matchMySQLGreeting},
 	reRule("redis", `^-(NOAUTH|ERR).*`, "Redis key-value store"),
 	reRule("mqtt", `^\x20\x02\x00[\x00-\x05]`, ""),
+	// NATS greets every client with its INFO object.
+	reRule("nats", `^INFO \{.*"version":"(?P<v>[\w.-]+)"`, "NATS Server"),
 }
 
 // matchMySQLGreeting reads a MySQL/MariaDB handshake packet (protocol 10).
