@@ -22,6 +22,10 @@ const (
 	FilterText  FilterKind = iota // case-insensitive; '*' is a wildcard, otherwise exact
 	FilterExact                   // exact value (ids, enums); '*' not allowed
 	FilterBool                    // true/false
+	// Kinds the server adds to a list itself (fixed views such as running
+	// scans); never parsed from a query string.
+	FilterIn      // one of Values
+	FilterNotNull // the column has a value
 )
 
 // ListSpec is the allow-list of a resource's list endpoint: which q[...]
@@ -48,6 +52,7 @@ type Filter struct {
 	Column string
 	Kind   FilterKind
 	Value  string
+	Values []string // FilterIn
 }
 
 // Sort is one sort_by term.

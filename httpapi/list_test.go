@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func TestListOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Offset() != 10 || len(opts.Filters) != 2 || opts.Filters[1] != (vigil.Filter{Column: "name", Kind: vigil.FilterText, Value: "web*"}) ||
+	if opts.Offset() != 10 || len(opts.Filters) != 2 || !reflect.DeepEqual(opts.Filters[1], vigil.Filter{Column: "name", Kind: vigil.FilterText, Value: "web*"}) ||
 		!opts.Sort[0].Desc || !opts.To.Equal(time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("options: %+v", opts)
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -53,12 +54,28 @@ func (s *Server) routes() {
 	huma.Register(api, op(http.MethodPut, "/v2/port_lists/{id}/activate", "activate-port-list", "Port Lists", "Activate port list"), s.handlePortListActivate)
 	huma.Register(api, op(http.MethodPut, "/v2/port_lists/{id}/deactivate", "deactivate-port-list", "Port Lists", "Deactivate port list"), s.handlePortListDeactivate)
 	huma.Register(api, wrap(op(http.MethodPut, "/v2/port_lists/{id}/app_type", "port-list-app-type", "Port Lists", "Port list app_type"), "port_list"), s.handlePortListAppType)
+
+	// Scans (CG §3.3); the fixed views come before /v2/scans/{id}.
+	huma.Register(api, list(op(http.MethodGet, "/v2/scan_profiles", "list-scan-profiles", "Scans", "List activated scan profiles (configs)"), vigil.ScanProfileList), s.handleScanProfileList)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans", "list-scans", "Scans", "List scans"), vigil.ScanList), s.handleScanList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/scans", "create-scan", "Scans", "Create scan")), "scan"), s.handleScanCreate)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/running", "list-running-scans", "Scans", "List of the running scans"), vigil.ScanList), s.handleScanRunning)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/recent", "list-recent-scans", "Scans", "List recent scans that have been completed"), vigil.ScanList), s.handleScanRecent)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/upcoming", "list-upcoming-scans", "Scans", "List upcoming scans"), vigil.ScanList), s.handleScanUpcoming)
+	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}", "show-scan", "Scans", "Show a scan"), s.handleScanShow)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/scans/{id}", "update-scan", "Scans", "Update a scan"), "scan"), s.handleScanUpdate)
+	huma.Register(api, op(http.MethodDelete, "/v2/scans/{id}", "delete-scan", "Scans", "Delete a scan"), s.handleScanDelete)
+	huma.Register(api, op(http.MethodDelete, "/v2/scans", "delete-scans", "Scans", "Delete scans (bulk)"), s.handleScanBulkDelete)
+	huma.Register(api, op(http.MethodPost, "/v2/scans/{id}/start", "start-scan", "Scans", "Start a scan"), s.handleScanStart)
+	huma.Register(api, op(http.MethodPost, "/v2/scans/{id}/stop", "stop-scan", "Scans", "Stop a scan"), s.handleScanStop)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/histories", "list-scan-histories", "Scans", "List of history for a scan"), vigil.RunList), s.handleRunList)
+	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}/histories/{history_id}", "show-scan-history", "Scans", "History details for a scan"), s.handleRunShow)
 }
 
 // op builds an operation with the error responses every route can give.
 func op(method, path, id, tag, summary string) huma.Operation {
 	errs := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusInternalServerError}
-	if method != http.MethodPost || path == "/v2/port_lists/{id}/ranges" {
+	if method != http.MethodPost || strings.Contains(path, "{id}") {
 		errs = append(errs, http.StatusNotFound)
 	}
 	return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tag},

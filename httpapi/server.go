@@ -63,6 +63,7 @@ type Services struct {
 	Targets     vigil.TargetService
 	Credentials vigil.CredentialService
 	PortLists   vigil.PortListService
+	Scans       vigil.ScanService
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz calls it.
 	Ready func(ctx context.Context) error

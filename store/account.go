@@ -23,7 +23,8 @@ func (r *organizationRow) domain() *vigil.Organization {
 	return &vigil.Organization{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
-// CreateOrganization creates an organization with its built-in port lists.
+// CreateOrganization creates an organization with its built-in port lists,
+// scan profiles and local scanner.
 func (s *Store) CreateOrganization(ctx context.Context, name string) (*vigil.Organization, error) {
 	if name == "" || len(name) > vigil.MaxNameLen {
 		return nil, vigil.FieldError("organization.name", "must be 1 to %d characters", vigil.MaxNameLen)
@@ -34,8 +35,10 @@ func (s *Store) CreateOrganization(ctx context.Context, name string) (*vigil.Org
 		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 			return err
 		}
-		_, err := s.syncBuiltinPortLists(ctx, tx, row.ID)
-		return err
+		if _, err := s.syncBuiltinPortLists(ctx, tx, row.ID); err != nil {
+			return err
+		}
+		return s.syncScanDefaults(ctx, tx, row.ID)
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -45,6 +46,10 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 			default:
 				q = q.Where("? LIKE ?", bun.Safe(lhs), pattern)
 			}
+		case vigil.FilterIn:
+			q = q.Where("? IN (?)", bun.Safe(qual(c.expr)), bun.In(f.Values))
+		case vigil.FilterNotNull:
+			q = q.Where("? IS NOT NULL", bun.Safe(qual(c.expr)))
 		case vigil.FilterBool:
 			b, ok := parseBool(f.Value)
 			if !ok {
@@ -119,4 +124,23 @@ func parseBool(s string) (bool, bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// listPage runs a list query over rows (q selects into rows) with the
+// filters, sort and paging of opts, and converts each row.
+func listPage[R interface{ domain() D }, D any](ctx context.Context, s *Store, q *bun.SelectQuery, rows *[]R, table string,
+	cols map[string]column, spec vigil.ListSpec, opts vigil.ListOptions) ([]D, int, error) {
+	q, err := s.applyList(q, table, cols, spec, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	total, err := q.ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]D, len(*rows))
+	for i, r := range *rows {
+		out[i] = r.domain()
+	}
+	return out, int(total), nil
 }

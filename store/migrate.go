@@ -51,6 +51,15 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return len(res), fmt.Errorf("store: migrate: %w", err)
 	}
+	for _, r := range res {
+		// Organizations older than the scans schema get their scanner and
+		// built-in profiles (Go code: they need fresh ids and port list ids).
+		if r.Source != nil && r.Source.Version == 2 {
+			if err := s.syncAllScanDefaults(ctx); err != nil {
+				return len(res), fmt.Errorf("store: migrate: scan defaults: %w", err)
+			}
+		}
+	}
 	return len(res), nil
 }
 

@@ -155,7 +155,10 @@ func translate(err error) error {
 	var serr *sqlite.Error
 	if errors.As(err, &serr) {
 		switch serr.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_TRIGGER:
+			// SQLite reports ON DELETE RESTRICT violations with the trigger
+			// code (RESTRICT is carried out like a trigger); we define no
+			// triggers of our own.
 			return &vigil.Error{Code: vigil.ECONFLICT, Message: "the record is in use by another record"}
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return &vigil.Error{Code: vigil.ECONFLICT, Message: "a record with these values already exists"}

@@ -54,19 +54,7 @@ var targetColumns = map[string]column{
 func (s *Store) FindTargets(ctx context.Context, orgID string, opts vigil.ListOptions) ([]*vigil.Target, int, error) {
 	var rows []*targetRow
 	q := s.db.NewSelect().Model(&rows).Where("target.organization_id = ?", orgID)
-	q, err := s.applyList(q, "target", targetColumns, vigil.TargetList, opts)
-	if err != nil {
-		return nil, 0, err
-	}
-	total, err := q.ScanAndCount(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]*vigil.Target, len(rows))
-	for i, r := range rows {
-		out[i] = r.domain()
-	}
-	return out, int(total), nil
+	return listPage(ctx, s, q, &rows, "target", targetColumns, vigil.TargetList, opts)
 }
 
 // FindTargetByID returns ENOTFOUND unless the target exists in orgID.

@@ -27,6 +27,8 @@ func RunAll(t *testing.T, open Opener) {
 		"PortListRanges":    testPortListRanges,
 		"PortListSync":      testPortListSync,
 		"DeleteAllOrNone":   testDeleteAllOrNone,
+		"ScanLifecycle":     testScanLifecycle,
+		"ScanIsolation":     testScanIsolation,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

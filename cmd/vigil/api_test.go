@@ -21,6 +21,7 @@ func TestAPIPostgres(t *testing.T) {
 // fixture is what the walkthrough created in organization A.
 type fixture struct {
 	target, credential, portList, rangeID string
+	scan, run                             string
 }
 
 func testAPI(t *testing.T, backend string) {
@@ -175,7 +176,75 @@ func walkthrough(t *testing.T, c *client) fixture {
 	}
 	mustStatus(t, c.do("DELETE", "/v2/credentials/"+tmp, nil), 200, "delete credential")
 	mustStatus(t, c.do("GET", "/v2/credentials/"+tmp, nil), 404, "deleted credential")
-	return fixture{target: id(tg), credential: id(cred), portList: id(pl), rangeID: rangeID}
+	scan, run := scanWalkthrough(t, c, id(tg))
+	return fixture{target: id(tg), credential: id(cred), portList: id(pl), rangeID: rangeID, scan: scan, run: run}
+}
+
+// scanWalkthrough creates, starts, stops and restarts a scan of target tg
+// and returns the scan and its first run.
+func scanWalkthrough(t *testing.T, c *client, tg string) (scan, run string) {
+	r := c.do("GET", "/v2/scan_profiles", nil)
+	mustStatus(t, r, 200, "scan profiles")
+	profiles := map[string]string{}
+	for _, p := range r.list() {
+		profiles[p["name"].(string)] = id(p)
+	}
+	if len(profiles) != 3 || profiles["Discovery"] == "" || profiles["PCI external"] == "" {
+		t.Fatalf("profiles: %s", r.Raw)
+	}
+	r = c.do("POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "Weekly DMZ", "target_id": tg}})
+	mustStatus(t, r, 201, "create scan")
+	sc := r.data()
+	if sc["status"] != "New" || sc["config"].(map[string]any)["name"] != "Full and fast" || sc["target"].(map[string]any)["name"] != "Web servers" {
+		t.Fatalf("scan: %s", r.Raw)
+	}
+	r = c.do("PUT", "/v2/scans/"+id(sc), map[string]any{"scan": map[string]any{"config_id": profiles["Discovery"], "comment": "ports only"}})
+	if r.Status != 200 || r.data()["config"].(map[string]any)["name"] != "Discovery" || r.data()["comment"] != "ports only" {
+		t.Fatalf("update scan: %s", r.Raw)
+	}
+	r = c.do("POST", "/v2/scans/"+id(sc)+"/start", nil)
+	mustStatus(t, r, 200, "start scan")
+	first := r.data()
+	if first["status"] != "Requested" || first["scan_id"] != id(sc) {
+		t.Fatalf("start: %s", r.Raw)
+	}
+	r = c.do("POST", "/v2/scans/"+id(sc)+"/start", nil)
+	if r.Status != 422 || r.errorFields()["status"] == nil {
+		t.Errorf("second start: %d %s", r.Status, r.Raw)
+	}
+	r = c.do("GET", "/v2/scans/running", nil)
+	if r.Status != 200 || len(r.list()) != 1 || id(r.list()[0]) != id(sc) {
+		t.Errorf("running: %s", r.Raw)
+	}
+	mustStatus(t, c.do("DELETE", "/v2/scans/"+id(sc), nil), 422, "delete a requested scan")
+	r = c.do("POST", "/v2/scans/"+id(sc)+"/stop", nil)
+	if r.Status != 200 || r.data()["status"] != "Stopped" {
+		t.Fatalf("stop: %s", r.Raw)
+	}
+	r = c.do("POST", "/v2/scans/"+id(sc)+"/stop", nil)
+	if r.Status != 422 || r.errorFields()["status"] == nil {
+		t.Errorf("stop an idle scan: %d %s", r.Status, r.Raw)
+	}
+	mustStatus(t, c.do("POST", "/v2/scans/"+id(sc)+"/start", nil), 200, "start again")
+	r = c.do("GET", "/v2/scans/"+id(sc)+"/histories", nil)
+	if r.Status != 200 || len(r.list()) != 2 || r.Body["meta"].(map[string]any)["total_count"] != float64(2) {
+		t.Fatalf("histories: %s", r.Raw)
+	}
+	r = c.do("GET", "/v2/scans/"+id(sc)+"/histories/"+id(first), nil)
+	if r.Status != 200 || r.data()["status"] != "Stopped" || r.data()["ended_at"] == nil {
+		t.Errorf("history details: %s", r.Raw)
+	}
+	r = c.do("GET", "/v2/scans?"+url.Values{"q[status]": {"Requested"}, "sort_by": {"-created_at"}}.Encode(), nil)
+	if r.Status != 200 || len(r.list()) != 1 {
+		t.Errorf("scans by status: %s", r.Raw)
+	}
+	mustStatus(t, c.do("GET", "/v2/scans/recent", nil), 200, "recent scans")
+	mustStatus(t, c.do("GET", "/v2/scans/upcoming", nil), 200, "upcoming scans")
+	// A throwaway scan with the stock GVM id of Full and fast, bulk-deleted.
+	r = c.do("POST", "/v2/scans", map[string]any{"name": "tmp", "target_id": tg, "config_id": "daba56c8-73ec-11df-a475-002264764cea"})
+	mustStatus(t, r, 201, "create scan (unwrapped, GVM config id)")
+	mustStatus(t, c.do("DELETE", "/v2/scans", map[string]any{"ids": []string{id(r.data())}}), 200, "bulk delete scans")
+	return id(sc), id(first)
 }
 
 // memberRoutes are the routes that take an id of organization A's records.
@@ -206,6 +275,14 @@ func memberRoutes(fx fixture) []struct {
 		{"PUT", "/v2/port_lists/" + fx.portList + "/activate", nil},
 		{"PUT", "/v2/port_lists/" + fx.portList + "/deactivate", nil},
 		{"PUT", "/v2/port_lists/" + fx.portList + "/app_type", map[string]any{"app_type": "vrms"}},
+		{"GET", "/v2/scans/" + fx.scan, nil},
+		{"PUT", "/v2/scans/" + fx.scan, map[string]any{"scan": map[string]any{"comment": "x"}}},
+		{"DELETE", "/v2/scans/" + fx.scan, nil},
+		{"DELETE", "/v2/scans", map[string]any{"ids": []string{fx.scan}}},
+		{"POST", "/v2/scans/" + fx.scan + "/start", nil},
+		{"POST", "/v2/scans/" + fx.scan + "/stop", nil},
+		{"GET", "/v2/scans/" + fx.scan + "/histories", nil},
+		{"GET", "/v2/scans/" + fx.scan + "/histories/" + fx.run, nil},
 	}
 }
 
@@ -214,7 +291,7 @@ func memberRoutes(fx fixture) []struct {
 func snapshot(t *testing.T, c *client) string {
 	t.Helper()
 	var b strings.Builder
-	for _, p := range []string{"/v2/targets?per_page=500", "/v2/credentials?per_page=500", "/v2/port_lists?per_page=500"} {
+	for _, p := range []string{"/v2/targets?per_page=500", "/v2/credentials?per_page=500", "/v2/port_lists?per_page=500", "/v2/scans?per_page=500"} {
 		r := c.do("GET", p, nil)
 		mustStatus(t, r, 200, p)
 		b.Write(r.Raw)
@@ -253,9 +330,9 @@ func testIsolation(t *testing.T, ts *testServer, a *client, fx fixture) {
 		t.Error("B's requests changed A's records")
 	}
 	// Lists never mix organizations.
-	for _, p := range []string{"/v2/targets", "/v2/credentials", "/v2/port_lists?per_page=100"} {
+	for _, p := range []string{"/v2/targets", "/v2/credentials", "/v2/port_lists?per_page=100", "/v2/scans", "/v2/scans/running", "/v2/scan_profiles"} {
 		for _, it := range b.do("GET", p, nil).list() {
-			if id(it) == fx.target || id(it) == fx.credential || id(it) == fx.portList {
+			if id(it) == fx.target || id(it) == fx.credential || id(it) == fx.portList || id(it) == fx.scan {
 				t.Errorf("B's %s shows A's %s", p, id(it))
 			}
 		}
@@ -293,6 +370,7 @@ func testViewer(t *testing.T, ts *testServer, admin *client, fx fixture) {
 		{"POST", "/v2/credentials", map[string]any{"credential": map[string]any{"name": "v", "type": "esxi", "username": "u", "password": "p"}}},
 		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "v", "port_range": "1"}}},
 		{"POST", "/v2/port_lists/sync", nil},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "v", "target_id": fx.target}}},
 	}
 	for _, rt := range memberRoutes(fx) {
 		if rt.method != "GET" {
@@ -347,6 +425,18 @@ func testBadInput(t *testing.T, c *client, fx fixture) {
 		{"DELETE", "/v2/targets", nil, 422, "ids"},
 		{"DELETE", "/v2/targets", map[string]any{"ids": "abc"}, 422, "ids"},
 		{"DELETE", "/v2/targets", map[string]any{"ids": []string{fx.target, vigil.NewID()}}, 404, ""},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"target_id": fx.target}}, 422, "scan.name"},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "x"}}, 422, "scan.target_id"},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "x", "target_id": "web"}}, 422, "scan.target_id"},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "x", "target_id": vigil.NewID()}}, 422, "scan.target_id"},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "x", "target_id": fx.target, "config_id": vigil.NewID()}}, 422, "scan.config_id"},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "x", "target_id": fx.target, "scanner_id": vigil.NewID()}}, 422, "scan.scanner_id"},
+		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "x", "target_id": fx.target, "schedule_id": vigil.NewID()}}, 422, "scan.schedule_id"},
+		{"PUT", "/v2/scans/" + fx.scan, map[string]any{"scan": map[string]any{"comment": "x"}}, 422, "status"},
+		{"POST", "/v2/scans/" + vigil.NewID() + "/start", nil, 404, ""},
+		{"GET", "/v2/scans/" + fx.scan + "/histories/" + vigil.NewID(), nil, 404, ""},
+		{"GET", "/v2/scans?" + url.Values{"q[status]": {"Run*"}}.Encode(), nil, 422, "q[status]"},
+		{"GET", "/v2/scans?sort_by=target", nil, 422, "sort_by"},
 		{"GET", "/v2/targets?page=-1", nil, 422, "page"},
 		{"GET", "/v2/targets?page=abc", nil, 422, "page"},
 		{"GET", "/v2/targets?per_page=0", nil, 422, "per_page"},

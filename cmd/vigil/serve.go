@@ -69,7 +69,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	cfg.PasswordVerifier = auth.VerifyPassword
 	cfg.BurnPasswordCheck = auth.BurnPasswordCheck
 	api := httpapi.NewServer(httpapi.Services{
-		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st,
+		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st,
 		Ready: func(ctx context.Context) error { return ready(ctx, st) },
 	}, cfg, g.Log, reg, vigil.Now)
 

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/vigilscan/vigil"
+)
+
+type runRow struct {
+	bun.BaseModel  `bun:"table:scan_runs,alias:run"`
+	ID             string     `bun:"id,pk"`
+	OrganizationID string     `bun:"organization_id"`
+	ScanID         string     `bun:"scan_id"`
+	ScannerID      string     `bun:"scanner_id"`
+	Status         string     `bun:"status"`
+	Reason         string     `bun:"reason"`
+	Progress       int        `bun:"progress"`
+	HostsTotal     int        `bun:"hosts_total"`
+	HostsDone      int        `bun:"hosts_done"`
+	HostsUp        int        `bun:"hosts_up"`
+	CountHigh      int        `bun:"count_high"`
+	CountMedium    int        `bun:"count_medium"`
+	CountLow       int        `bun:"count_low"`
+	CountLog       int        `bun:"count_log"`
+	Compliant      *bool      `bun:"compliant"`
+	Config         string     `bun:"config"`
+	NodeID         string     `bun:"node_id,nullzero"`
+	LeaseUntil     *time.Time `bun:"lease_until"`
+	RequestedAt    time.Time  `bun:"requested_at"`
+	StartedAt      *time.Time `bun:"started_at"`
+	EndedAt        *time.Time `bun:"ended_at"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	UpdatedAt      time.Time  `bun:"updated_at"`
+}
+
+func (r *runRow) domain() *vigil.Run {
+	return &vigil.Run{ID: r.ID, OrganizationID: r.OrganizationID, ScanID: r.ScanID, Status: vigil.ScanStatus(r.Status), Reason: r.Reason,
+		Progress: r.Progress, HostsTotal: r.HostsTotal, HostsDone: r.HostsDone, HostsUp: r.HostsUp,
+		Counts:    vigil.SeverityCounts{High: r.CountHigh, Medium: r.CountMedium, Low: r.CountLow, Log: r.CountLog},
+		Compliant: r.Compliant, ScannerID: r.ScannerID, NodeID: r.NodeID, LeaseUntil: r.LeaseUntil, RequestedAt: r.RequestedAt,
+		StartedAt: r.StartedAt, EndedAt: r.EndedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+var runColumns = map[string]column{
+	"id": {expr: "id", uuid: true}, "status": {expr: "status"}, "requested_at": {expr: "requested_at"},
+	"started_at": {expr: "started_at"}, "ended_at": {expr: "ended_at"},
+}
+
+// RunConfig is what a run scans, fixed when it is requested: later edits of
+// the scan, its target or profile do not change a run, and a remote node
+// needs nothing else to execute it.
+type RunConfig struct {
+	Hosts            string `json:"hosts"`
+	ExcludeHosts     string `json:"exclude_hosts,omitempty"`
+	Ports            string `json:"ports"`
+	AliveTest        string `json:"alive_test"`
+	ServiceDetection bool   `json:"service_detection"`
+	Checks           string `json:"checks"`
+	Profile          string `json:"profile"`
+}
+
+// StartScan creates a Requested run; 422 while another run is active.
+func (s *Store) StartScan(ctx context.Context, orgID, id string) (*vigil.Run, error) {
+	var out *vigil.Run
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		sc, err := s.findScan(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if sc.Status.Active() {
+			return vigil.FieldError("status", "the scan is already %s; stop it or wait for it to end", sc.Status)
+		}
+		cfg, err := s.runConfig(ctx, tx, sc)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(cfg)
+		now := s.now()
+		row := &runRow{ID: vigil.NewID(), OrganizationID: orgID, ScanID: sc.ID, ScannerID: sc.ScannerID, Status: string(vigil.StatusRequested),
+			Config: string(b), RequestedAt: now, CreatedAt: now, UpdatedAt: now}
+		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*scanRow)(nil)).Where("id = ?", sc.ID).
+			Set("status = ?", row.Status).Set("progress = 0").Set("last_run_id = ?", row.ID).Set("last_run_at = ?", now).
+			Set("updated_at = ?", now).Exec(ctx); err != nil {
+			return err
+		}
+		out = row.domain()
+		return nil
+	})
+	return out, err
+}
+
+// runConfig resolves what a run of sc scans.
+func (s *Store) runConfig(ctx context.Context, tx bun.IDB, sc *vigil.Scan) (*RunConfig, error) {
+	t, p := sc.Target, sc.Profile
+	listID := t.PortListID
+	if p.PortListID != "" && (p.Fixed || listID == "") {
+		listID = p.PortListID
+	}
+	var ports string
+	if err := tx.NewSelect().Model((*portListRow)(nil)).Column("port_range").Where("id = ?", listID).Scan(ctx, &ports); err != nil {
+		return nil, err
+	}
+	return &RunConfig{Hosts: t.Hosts, ExcludeHosts: t.ExcludeHosts, Ports: ports, AliveTest: string(t.AliveTest),
+		ServiceDetection: p.ServiceDetection, Checks: string(p.Checks), Profile: p.Name}, nil
+}
+
+// StopScan stops the active run: one no node has claimed yet ends Stopped at
+// once; a running one goes to Stop Requested and its node stops it.
+func (s *Store) StopScan(ctx context.Context, orgID, id string) (*vigil.Run, error) {
+	var out *vigil.Run
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		sc, err := s.findScan(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		row := new(runRow)
+		err = tx.NewSelect().Model(row).Where("scan_id = ? AND status IN (?)", sc.ID, bun.In(activeStatuses)).Limit(1).Scan(ctx)
+		if err != nil {
+			if vigil.ErrorCode(translate(err)) == vigil.ENOTFOUND {
+				return vigil.FieldError("status", "the scan is %s, not running; there is nothing to stop", sc.Status)
+			}
+			return err
+		}
+		now := s.now()
+		switch vigil.ScanStatus(row.Status) {
+		case vigil.StatusRequested, vigil.StatusQueued:
+			row.Status, row.EndedAt, row.Reason = string(vigil.StatusStopped), &now, "stopped before a scanner started it"
+		case vigil.StatusRunning:
+			row.Status = string(vigil.StatusStopRequested)
+		}
+		row.UpdatedAt = now
+		if _, err := tx.NewUpdate().Model(row).WherePK().Column("status", "ended_at", "reason", "updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*scanRow)(nil)).Where("id = ?", sc.ID).
+			Set("status = ?", row.Status).Set("updated_at = ?", now).Exec(ctx); err != nil {
+			return err
+		}
+		out = row.domain()
+		return nil
+	})
+	return out, err
+}
+
+// FindRuns lists the runs of one scan of orgID.
+func (s *Store) FindRuns(ctx context.Context, orgID, scanID string, opts vigil.ListOptions) ([]*vigil.Run, int, error) {
+	if _, err := s.findScan(ctx, s.db, orgID, scanID); err != nil {
+		return nil, 0, err
+	}
+	var rows []*runRow
+	q := s.db.NewSelect().Model(&rows).Where("run.organization_id = ? AND run.scan_id = ?", orgID, scanID)
+	return listPage(ctx, s, q, &rows, "run", runColumns, vigil.RunList, opts)
+}
+
+// FindRunByID returns ENOTFOUND unless the run belongs to scanID in orgID.
+func (s *Store) FindRunByID(ctx context.Context, orgID, scanID, runID string) (*vigil.Run, error) {
+	if !vigil.IsUUID(scanID) || !vigil.IsUUID(runID) {
+		return nil, vigil.NotFound("scan history")
+	}
+	row := new(runRow)
+	if err := s.db.NewSelect().Model(row).Where("id = ? AND scan_id = ? AND organization_id = ?", runID, scanID, orgID).Scan(ctx); err != nil {
+		return nil, notFound(err, "scan history")
+	}
+	return row.domain(), nil
+}
