@@ -236,3 +236,31 @@ type ScanService interface {
 	FindRuns(ctx context.Context, orgID, scanID string, opts ListOptions) ([]*Run, int, error)
 	FindRunByID(ctx context.Context, orgID, scanID, runID string) (*Run, error)
 }
+
+// RunProgress is what a node reports while it runs a run.
+type RunProgress struct {
+	Progress   int
+	HostsTotal int
+	HostsDone  int
+	HostsUp    int
+}
+
+// RunQueue is the path every scanner node, in-process or remote, takes to
+// work: claim the oldest requested run of a scanner it serves under a lease,
+// renew the lease with each heartbeat (which also says whether a stop was
+// asked), and finish the run. Runs whose lease runs out are expired by the
+// server: a node that died cannot leave a run Running.
+type RunQueue interface {
+	// ClaimRun moves the oldest Requested or Queued run of a scanner of
+	// kind to Running under nodeID, or returns nil when there is none.
+	// Replicas may claim at once: each run goes to one node.
+	ClaimRun(ctx context.Context, kind, nodeID string, lease time.Duration) (*Run, []byte, error)
+	// HeartbeatRun renews the lease and records progress; stop reports a
+	// stop request. ECONFLICT when the node no longer holds the run.
+	HeartbeatRun(ctx context.Context, runID, nodeID string, p RunProgress, lease time.Duration) (stop bool, err error)
+	// FinishRun ends a held run as Done, Stopped or Failed.
+	FinishRun(ctx context.Context, runID, nodeID string, status ScanStatus, reason string) error
+	// ExpireRuns ends the runs whose lease has run out: Interrupted, or
+	// Stopped when a stop had been asked; partial results stay.
+	ExpireRuns(ctx context.Context) (int, error)
+}

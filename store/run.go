@@ -170,3 +170,144 @@ func (s *Store) FindRunByID(ctx context.Context, orgID, scanID, runID string) (*
 	}
 	return row.domain(), nil
 }
+
+// ClaimRun hands the oldest waiting run of a scanner of kind to nodeID. The
+// run's config (RunConfig JSON) comes with it.
+func (s *Store) ClaimRun(ctx context.Context, kind, nodeID string, lease time.Duration) (*vigil.Run, []byte, error) {
+	var out *vigil.Run
+	var cfg []byte
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		row := new(runRow)
+		q := tx.NewSelect().Model(row).
+			Where("run.status IN (?)", bun.In([]string{string(vigil.StatusRequested), string(vigil.StatusQueued)})).
+			Where("run.scanner_id IN (SELECT id FROM scanners WHERE kind = ?)", kind).
+			OrderExpr("run.requested_at, run.id").Limit(1)
+		if s.dialect == Postgres {
+			// Replicas claiming at once skip each other's rows instead of
+			// waiting; SQLite has one writer, so its transactions serialize.
+			q = q.For("UPDATE OF run SKIP LOCKED")
+		}
+		if err := q.Scan(ctx); err != nil {
+			if vigil.ErrorCode(translate(err)) == vigil.ENOTFOUND {
+				return nil
+			}
+			return err
+		}
+		now := s.now()
+		until := now.Add(lease)
+		row.Status, row.NodeID, row.LeaseUntil, row.StartedAt, row.UpdatedAt = string(vigil.StatusRunning), nodeID, &until, &now, now
+		if _, err := tx.NewUpdate().Model(row).WherePK().Column("status", "node_id", "lease_until", "started_at", "updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		if err := s.setScanFromRun(ctx, tx, row); err != nil {
+			return err
+		}
+		out, cfg = row.domain(), []byte(row.Config)
+		return nil
+	})
+	return out, cfg, err
+}
+
+// setScanFromRun mirrors a run's status and progress on its scan, when the
+// run is the scan's latest.
+func (s *Store) setScanFromRun(ctx context.Context, tx bun.IDB, row *runRow) error {
+	q := tx.NewUpdate().Model((*scanRow)(nil)).Where("id = ? AND last_run_id = ?", row.ScanID, row.ID).
+		Set("status = ?", row.Status).Set("progress = ?", row.Progress).Set("updated_at = ?", row.UpdatedAt)
+	if row.Status == string(vigil.StatusDone) {
+		q = q.Set("last_done_at = ?", row.EndedAt).
+			Set("count_high = ?", row.CountHigh).Set("count_medium = ?", row.CountMedium).
+			Set("count_low = ?", row.CountLow).Set("count_log = ?", row.CountLog)
+	}
+	_, err := q.Exec(ctx)
+	return err
+}
+
+// heldRun loads runID if nodeID holds it (Running or Stop Requested).
+func (s *Store) heldRun(ctx context.Context, tx bun.IDB, runID, nodeID string) (*runRow, error) {
+	row := new(runRow)
+	err := tx.NewSelect().Model(row).Where("id = ? AND node_id = ? AND status IN (?)", runID, nodeID,
+		bun.In([]string{string(vigil.StatusRunning), string(vigil.StatusStopRequested)})).Scan(ctx)
+	if err != nil {
+		if vigil.ErrorCode(translate(err)) == vigil.ENOTFOUND {
+			return nil, vigil.Errorf(vigil.ECONFLICT, "run %s is not held by node %s (finished, or its lease expired)", runID, nodeID)
+		}
+		return nil, err
+	}
+	return row, nil
+}
+
+// HeartbeatRun renews nodeID's lease on runID and records its progress.
+func (s *Store) HeartbeatRun(ctx context.Context, runID, nodeID string, p vigil.RunProgress, lease time.Duration) (bool, error) {
+	var stop bool
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		row, err := s.heldRun(ctx, tx, runID, nodeID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		until := now.Add(lease)
+		row.LeaseUntil, row.UpdatedAt = &until, now
+		row.Progress, row.HostsTotal, row.HostsDone, row.HostsUp = min(max(p.Progress, 0), 99), p.HostsTotal, p.HostsDone, p.HostsUp
+		if _, err := tx.NewUpdate().Model(row).WherePK().
+			Column("lease_until", "updated_at", "progress", "hosts_total", "hosts_done", "hosts_up").Exec(ctx); err != nil {
+			return err
+		}
+		stop = row.Status == string(vigil.StatusStopRequested)
+		return s.setScanFromRun(ctx, tx, row)
+	})
+	return stop, err
+}
+
+// FinishRun ends nodeID's run.
+func (s *Store) FinishRun(ctx context.Context, runID, nodeID string, status vigil.ScanStatus, reason string) error {
+	if status != vigil.StatusDone && status != vigil.StatusStopped && status != vigil.StatusFailed {
+		return vigil.FieldError("status", "a node finishes a run as Done, Stopped or Failed, not %s", status)
+	}
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		row, err := s.heldRun(ctx, tx, runID, nodeID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		row.Status, row.Reason, row.EndedAt, row.LeaseUntil, row.UpdatedAt = string(status), reason, &now, nil, now
+		if status == vigil.StatusDone {
+			row.Progress = 100
+		}
+		if _, err := tx.NewUpdate().Model(row).WherePK().Column("status", "reason", "ended_at", "lease_until", "progress", "updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		return s.setScanFromRun(ctx, tx, row)
+	})
+}
+
+// ExpireRuns ends every run whose node stopped renewing its lease.
+func (s *Store) ExpireRuns(ctx context.Context) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var rows []*runRow
+		if err := tx.NewSelect().Model(&rows).Where("status IN (?) AND lease_until < ?",
+			bun.In([]string{string(vigil.StatusRunning), string(vigil.StatusStopRequested)}), s.now()).Scan(ctx); err != nil {
+			return err
+		}
+		now := s.now()
+		for _, row := range rows {
+			if row.Status == string(vigil.StatusStopRequested) {
+				row.Status, row.Reason = string(vigil.StatusStopped), "stopped; the scanner node stopped reporting before it confirmed"
+			} else {
+				row.Status, row.Reason = string(vigil.StatusInterrupted), "the scanner node stopped reporting (lease expired); results so far are kept"
+			}
+			row.EndedAt, row.LeaseUntil, row.UpdatedAt = &now, nil, now
+			if _, err := tx.NewUpdate().Model(row).WherePK().Column("status", "reason", "ended_at", "lease_until", "updated_at").Exec(ctx); err != nil {
+				return err
+			}
+			if err := s.setScanFromRun(ctx, tx, row); err != nil {
+				return err
+			}
+		}
+		n = len(rows)
+		return nil
+	})
+	return n, err
+}
+
+var _ vigil.RunQueue = (*Store)(nil)

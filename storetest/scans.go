@@ -1,7 +1,12 @@
 package storetest
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/store"
@@ -113,5 +118,142 @@ func testScanIsolation(t *testing.T, s *store.Store) {
 	wantCode(t, err, vigil.EINVALID)
 	if _, total, _ := s.FindScans(ctx, b.ID, page(10)); total != 0 {
 		t.Errorf("B sees %d scans", total)
+	}
+}
+
+// testRunQueue walks the node path: claim in request order, one node per
+// run, heartbeat with progress and stop requests, finish, lease expiry.
+func testRunQueue(t *testing.T, s *store.Store) {
+	org := mustOrg(t, s, "Acme")
+	tg := mustTarget(t, s, org.ID, "web", "192.0.2.1-5")
+	var scans []*vigil.Scan
+	for _, name := range []string{"first", "second", "third"} {
+		sc, err := s.CreateScan(ctx, org.ID, vigil.ScanInput{Name: ptr(name), TargetID: &tg.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.StartScan(ctx, org.ID, sc.ID); err != nil {
+			t.Fatal(err)
+		}
+		scans = append(scans, sc)
+	}
+	run, cfg, err := s.ClaimRun(ctx, "local", "node-a", time.Minute)
+	if err != nil || run == nil || run.ScanID != scans[0].ID || run.Status != vigil.StatusRunning || run.StartedAt == nil {
+		t.Fatalf("claim: %+v %v", run, err)
+	}
+	var rc store.RunConfig
+	if err := json.Unmarshal(cfg, &rc); err != nil || rc.Hosts != "192.0.2.1-5" || !rc.ServiceDetection || rc.Checks != "safe" ||
+		!strings.HasPrefix(rc.Ports, "T:1,7,9") {
+		t.Errorf("run config: %s %v", cfg, err)
+	}
+	second, _, err := s.ClaimRun(ctx, "local", "node-b", time.Minute)
+	if err != nil || second == nil || second.ScanID != scans[1].ID {
+		t.Fatalf("second claim: %+v %v", second, err)
+	}
+	// Another kind of scanner gets nothing.
+	if r, _, err := s.ClaimRun(ctx, "remote", "node-c", time.Minute); err != nil || r != nil {
+		t.Fatalf("claim by another kind: %+v %v", r, err)
+	}
+
+	stop, err := s.HeartbeatRun(ctx, run.ID, "node-a", vigil.RunProgress{Progress: 40, HostsTotal: 5, HostsDone: 2, HostsUp: 2}, time.Minute)
+	if err != nil || stop {
+		t.Fatalf("heartbeat: %v %v", stop, err)
+	}
+	if sc, _ := s.FindScanByID(ctx, org.ID, scans[0].ID); sc.Status != vigil.StatusRunning || sc.Progress != 40 {
+		t.Errorf("scan mirrors its run: %s %d", sc.Status, sc.Progress)
+	}
+	_, err = s.HeartbeatRun(ctx, run.ID, "node-b", vigil.RunProgress{}, time.Minute)
+	wantCode(t, err, vigil.ECONFLICT)
+	if r, err := s.StopScan(ctx, org.ID, scans[0].ID); err != nil || r.Status != vigil.StatusStopRequested {
+		t.Fatalf("stop a running scan: %+v %v", r, err)
+	}
+	if stop, err := s.HeartbeatRun(ctx, run.ID, "node-a", vigil.RunProgress{Progress: 50}, time.Minute); err != nil || !stop {
+		t.Fatalf("heartbeat after stop: %v %v", stop, err)
+	}
+	if err := s.FinishRun(ctx, run.ID, "node-a", vigil.StatusStopped, ""); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.FinishRun(ctx, run.ID, "node-a", vigil.StatusDone, ""), vigil.ECONFLICT)
+
+	if err := s.FinishRun(ctx, second.ID, "node-b", vigil.StatusDone, ""); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := s.FindScanByID(ctx, org.ID, scans[1].ID)
+	r, _ := s.FindRunByID(ctx, org.ID, scans[1].ID, second.ID)
+	if sc.Status != vigil.StatusDone || sc.Progress != 100 || r.Progress != 100 || r.EndedAt == nil {
+		t.Errorf("done: scan %s %d, run %+v", sc.Status, sc.Progress, r)
+	}
+	recent, total, _ := s.FindScans(ctx, org.ID, vigil.ListOptions{Page: 1, PerPage: 10,
+		Filters: []vigil.Filter{{Column: "last_done_at", Kind: vigil.FilterNotNull}}})
+	if total != 1 || recent[0].ID != scans[1].ID {
+		t.Errorf("recent: %d", total)
+	}
+
+	// A node that dies: its lease runs out and the run is interrupted.
+	third, _, err := s.ClaimRun(ctx, "local", "node-c", -time.Second)
+	if err != nil || third == nil {
+		t.Fatalf("third claim: %v", err)
+	}
+	if n, err := s.ExpireRuns(ctx); err != nil || n != 1 {
+		t.Fatalf("expire: %d %v", n, err)
+	}
+	r, _ = s.FindRunByID(ctx, org.ID, scans[2].ID, third.ID)
+	sc, _ = s.FindScanByID(ctx, org.ID, scans[2].ID)
+	if r.Status != vigil.StatusInterrupted || r.Reason == "" || sc.Status != vigil.StatusInterrupted {
+		t.Errorf("expired: run %s (%s), scan %s", r.Status, r.Reason, sc.Status)
+	}
+	_, err = s.HeartbeatRun(ctx, third.ID, "node-c", vigil.RunProgress{}, time.Minute)
+	wantCode(t, err, vigil.ECONFLICT)
+	if n, _ := s.ExpireRuns(ctx); n != 0 {
+		t.Errorf("expired twice: %d", n)
+	}
+	// An interrupted scan can start again.
+	if _, err := s.StartScan(ctx, org.ID, scans[2].ID); err != nil {
+		t.Errorf("restart after interruption: %v", err)
+	}
+}
+
+// testConcurrentClaims: nodes claiming at the same moment never get the
+// same run, and every waiting run is claimed once.
+func testConcurrentClaims(t *testing.T, s *store.Store) {
+	org := mustOrg(t, s, "Acme")
+	tg := mustTarget(t, s, org.ID, "web", "192.0.2.1")
+	const n = 8
+	for i := range n {
+		sc, err := s.CreateScan(ctx, org.ID, vigil.ScanInput{Name: ptr(fmt.Sprint("s", i)), TargetID: &tg.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.StartScan(ctx, org.ID, sc.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	claimed := map[string]string{}
+	var wg sync.WaitGroup
+	for i := range n + 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := fmt.Sprint("node-", i)
+			r, _, err := s.ClaimRun(ctx, "local", node, time.Minute)
+			if err != nil {
+				t.Errorf("%s: %v", node, err)
+				return
+			}
+			if r == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if prev, ok := claimed[r.ID]; ok {
+				t.Errorf("run %s claimed by %s and %s", r.ID, prev, node)
+			}
+			claimed[r.ID] = node
+		}()
+	}
+	wg.Wait()
+	if len(claimed) != n {
+		t.Errorf("%d runs claimed, want %d", len(claimed), n)
 	}
 }

@@ -29,6 +29,8 @@ func RunAll(t *testing.T, open Opener) {
 		"DeleteAllOrNone":   testDeleteAllOrNone,
 		"ScanLifecycle":     testScanLifecycle,
 		"ScanIsolation":     testScanIsolation,
+		"RunQueue":          testRunQueue,
+		"ConcurrentClaims":  testConcurrentClaims,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
