@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -23,11 +24,12 @@ const (
 	StatusFailed        ScanStatus = "Failed"         // could not run (Reason says why)
 )
 
-// Active reports whether a run in this status is in progress: it can be
-// stopped and its scan cannot be started, edited or deleted.
-func (s ScanStatus) Active() bool {
-	return s == StatusRequested || s == StatusQueued || s == StatusRunning || s == StatusStopRequested
-}
+// ActiveStatuses are the statuses of a run in progress: it can be stopped
+// and its scan cannot be started, edited or deleted.
+var ActiveStatuses = []string{string(StatusRequested), string(StatusQueued), string(StatusRunning), string(StatusStopRequested)}
+
+// Active reports whether s is one of ActiveStatuses.
+func (s ScanStatus) Active() bool { return slices.Contains(ActiveStatuses, string(s)) }
 
 // Final reports whether a run in this status has ended.
 func (s ScanStatus) Final() bool {
@@ -94,16 +96,6 @@ var ScanProfileList = ListSpec{
 	Sorts:       []string{"name", "created_at"},
 	DefaultSort: []Sort{{Column: "name"}},
 	DateColumn:  "created_at",
-}
-
-// Scanner is an engine that runs scans. Every organization has a local one
-// (in the server process); remote nodes come with the scanners issue.
-type Scanner struct {
-	ID             string
-	OrganizationID string
-	Name           string
-	Kind           string // "local"
-	CreatedAt      time.Time
 }
 
 // Scan ties a target, a profile and a scanner (and later a schedule).
@@ -184,7 +176,7 @@ var RunList = ListSpec{
 }
 
 // ApplyScanInput validates in and applies it to s.
-func ApplyScanInput(s *Scan, in ScanInput, creating bool) error {
+func ApplyScanInput(s *Scan, in ScanInput) error {
 	v := NewValidation("scan")
 	set := func(dst *string, src *string) {
 		if src != nil {
@@ -237,6 +229,19 @@ type ScanService interface {
 	FindRunByID(ctx context.Context, orgID, scanID, runID string) (*Run, error)
 }
 
+// RunConfig is what a run scans, fixed when it is requested: later edits of
+// the scan, its target or profile do not change a run, and a node (remote
+// ones too) needs nothing else to execute it.
+type RunConfig struct {
+	Hosts            string `json:"hosts"`
+	ExcludeHosts     string `json:"exclude_hosts,omitempty"`
+	Ports            string `json:"ports"`
+	AliveTest        string `json:"alive_test"`
+	ServiceDetection bool   `json:"service_detection"`
+	Checks           string `json:"checks"`
+	Profile          string `json:"profile"`
+}
+
 // RunProgress is what a node reports while it runs a run.
 type RunProgress struct {
 	Progress   int
@@ -254,7 +259,7 @@ type RunQueue interface {
 	// ClaimRun moves the oldest Requested or Queued run of a scanner of
 	// kind to Running under nodeID, or returns nil when there is none.
 	// Replicas may claim at once: each run goes to one node.
-	ClaimRun(ctx context.Context, kind, nodeID string, lease time.Duration) (*Run, []byte, error)
+	ClaimRun(ctx context.Context, kind, nodeID string, lease time.Duration) (*Run, *RunConfig, error)
 	// HeartbeatRun renews the lease and records progress; stop reports a
 	// stop request. ECONFLICT when the node no longer holds the run.
 	HeartbeatRun(ctx context.Context, runID, nodeID string, p RunProgress, lease time.Duration) (stop bool, err error)

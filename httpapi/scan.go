@@ -292,11 +292,9 @@ func (s *Server) handleScanStop(ctx context.Context, in *IDPath) (*RunOutput, er
 
 func (s *Server) handleScanRunning(ctx context.Context, in *struct{ ListParams }) (*ListOutput[ScanJSON], error) {
 	// Every active status, answered with the (organization_id, status) index.
-	extra := []vigil.Filter{{Column: "status", Kind: vigil.FilterIn, Values: activeStatusValues}}
+	extra := []vigil.Filter{{Column: "status", Kind: vigil.FilterIn, Values: vigil.ActiveStatuses}}
 	return s.scanList(ctx, &in.ListParams, extra, nil)
 }
-
-var activeStatusValues = []string{string(vigil.StatusRequested), string(vigil.StatusQueued), string(vigil.StatusRunning), string(vigil.StatusStopRequested)}
 
 func (s *Server) handleScanRecent(ctx context.Context, in *struct{ ListParams }) (*ListOutput[ScanJSON], error) {
 	extra := []vigil.Filter{{Column: "last_done_at", Kind: vigil.FilterNotNull}}

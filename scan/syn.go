@@ -43,7 +43,7 @@ type synSocket struct {
 	closed  atomic.Bool
 	started bool
 	done    chan struct{} // closed when the receive loops have ended
-	sendq   chan sendJob  // to the senders; nil before start
+	sendq   chan sendJob  // to the senders (made by start)
 
 	// sent, when set, sees every probe just before it leaves (tests).
 	sent func(dst netip.Addr, port int)
@@ -313,11 +313,7 @@ func (p *synPacket) send(n int, ports []uint16) error {
 	}
 	b := p.cur
 	p.cur = nil
-	if p.s.sendq == nil {
-		defer func() { p.free <- b }()
-		return p.f.sendBatch(b, n)
-	}
-	p.s.sendq <- sendJob{p, b, n}
+	p.s.sendq <- sendJob{p, b, n} // started before any prober runs
 	if err := p.err.Load(); err != nil {
 		return *err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -45,22 +46,15 @@ func (r *runRow) domain() *vigil.Run {
 		StartedAt: r.StartedAt, EndedAt: r.EndedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
+// Runs waiting for a node, and runs a node holds under a lease.
+var (
+	waitingStatuses = []string{string(vigil.StatusRequested), string(vigil.StatusQueued)}
+	heldStatuses    = []string{string(vigil.StatusRunning), string(vigil.StatusStopRequested)}
+)
+
 var runColumns = map[string]column{
 	"id": {expr: "id", uuid: true}, "status": {expr: "status"}, "requested_at": {expr: "requested_at"},
 	"started_at": {expr: "started_at"}, "ended_at": {expr: "ended_at"},
-}
-
-// RunConfig is what a run scans, fixed when it is requested: later edits of
-// the scan, its target or profile do not change a run, and a remote node
-// needs nothing else to execute it.
-type RunConfig struct {
-	Hosts            string `json:"hosts"`
-	ExcludeHosts     string `json:"exclude_hosts,omitempty"`
-	Ports            string `json:"ports"`
-	AliveTest        string `json:"alive_test"`
-	ServiceDetection bool   `json:"service_detection"`
-	Checks           string `json:"checks"`
-	Profile          string `json:"profile"`
 }
 
 // StartScan creates a Requested run; 422 while another run is active.
@@ -97,7 +91,7 @@ func (s *Store) StartScan(ctx context.Context, orgID, id string) (*vigil.Run, er
 }
 
 // runConfig resolves what a run of sc scans.
-func (s *Store) runConfig(ctx context.Context, tx bun.IDB, sc *vigil.Scan) (*RunConfig, error) {
+func (s *Store) runConfig(ctx context.Context, tx bun.IDB, sc *vigil.Scan) (*vigil.RunConfig, error) {
 	t, p := sc.Target, sc.Profile
 	listID := t.PortListID
 	if p.PortListID != "" && (p.Fixed || listID == "") {
@@ -107,7 +101,7 @@ func (s *Store) runConfig(ctx context.Context, tx bun.IDB, sc *vigil.Scan) (*Run
 	if err := tx.NewSelect().Model((*portListRow)(nil)).Column("port_range").Where("id = ?", listID).Scan(ctx, &ports); err != nil {
 		return nil, err
 	}
-	return &RunConfig{Hosts: t.Hosts, ExcludeHosts: t.ExcludeHosts, Ports: ports, AliveTest: string(t.AliveTest),
+	return &vigil.RunConfig{Hosts: t.Hosts, ExcludeHosts: t.ExcludeHosts, Ports: ports, AliveTest: string(t.AliveTest),
 		ServiceDetection: p.ServiceDetection, Checks: string(p.Checks), Profile: p.Name}, nil
 }
 
@@ -121,7 +115,7 @@ func (s *Store) StopScan(ctx context.Context, orgID, id string) (*vigil.Run, err
 			return err
 		}
 		row := new(runRow)
-		err = tx.NewSelect().Model(row).Where("scan_id = ? AND status IN (?)", sc.ID, bun.In(activeStatuses)).Limit(1).Scan(ctx)
+		err = tx.NewSelect().Model(row).Where("scan_id = ? AND status IN (?)", sc.ID, bun.In(vigil.ActiveStatuses)).Limit(1).Scan(ctx)
 		if err != nil {
 			if vigil.ErrorCode(translate(err)) == vigil.ENOTFOUND {
 				return vigil.FieldError("status", "the scan is %s, not running; there is nothing to stop", sc.Status)
@@ -151,8 +145,13 @@ func (s *Store) StopScan(ctx context.Context, orgID, id string) (*vigil.Run, err
 
 // FindRuns lists the runs of one scan of orgID.
 func (s *Store) FindRuns(ctx context.Context, orgID, scanID string, opts vigil.ListOptions) ([]*vigil.Run, int, error) {
-	if _, err := s.findScan(ctx, s.db, orgID, scanID); err != nil {
+	if !vigil.IsUUID(scanID) {
+		return nil, 0, vigil.NotFound("scan")
+	}
+	if ok, err := s.db.NewSelect().Model((*scanRow)(nil)).Where("id = ? AND organization_id = ?", scanID, orgID).Exists(ctx); err != nil {
 		return nil, 0, err
+	} else if !ok {
+		return nil, 0, vigil.NotFound("scan")
 	}
 	var rows []*runRow
 	q := s.db.NewSelect().Model(&rows).Where("run.organization_id = ? AND run.scan_id = ?", orgID, scanID)
@@ -171,15 +170,15 @@ func (s *Store) FindRunByID(ctx context.Context, orgID, scanID, runID string) (*
 	return row.domain(), nil
 }
 
-// ClaimRun hands the oldest waiting run of a scanner of kind to nodeID. The
-// run's config (RunConfig JSON) comes with it.
-func (s *Store) ClaimRun(ctx context.Context, kind, nodeID string, lease time.Duration) (*vigil.Run, []byte, error) {
+// ClaimRun hands the oldest waiting run of a scanner of kind to nodeID, with
+// the config it was requested with.
+func (s *Store) ClaimRun(ctx context.Context, kind, nodeID string, lease time.Duration) (*vigil.Run, *vigil.RunConfig, error) {
 	var out *vigil.Run
-	var cfg []byte
+	var cfg *vigil.RunConfig
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		row := new(runRow)
 		q := tx.NewSelect().Model(row).
-			Where("run.status IN (?)", bun.In([]string{string(vigil.StatusRequested), string(vigil.StatusQueued)})).
+			Where("run.status IN (?)", bun.In(waitingStatuses)).
 			Where("run.scanner_id IN (SELECT id FROM scanners WHERE kind = ?)", kind).
 			OrderExpr("run.requested_at, run.id").Limit(1)
 		if s.dialect == Postgres {
@@ -202,7 +201,11 @@ func (s *Store) ClaimRun(ctx context.Context, kind, nodeID string, lease time.Du
 		if err := s.setScanFromRun(ctx, tx, row); err != nil {
 			return err
 		}
-		out, cfg = row.domain(), []byte(row.Config)
+		cfg = new(vigil.RunConfig)
+		if err := json.Unmarshal([]byte(row.Config), cfg); err != nil {
+			return fmt.Errorf("store: config of run %s: %w", row.ID, err)
+		}
+		out = row.domain()
 		return nil
 	})
 	return out, cfg, err
@@ -226,7 +229,7 @@ func (s *Store) setScanFromRun(ctx context.Context, tx bun.IDB, row *runRow) err
 func (s *Store) heldRun(ctx context.Context, tx bun.IDB, runID, nodeID string) (*runRow, error) {
 	row := new(runRow)
 	err := tx.NewSelect().Model(row).Where("id = ? AND node_id = ? AND status IN (?)", runID, nodeID,
-		bun.In([]string{string(vigil.StatusRunning), string(vigil.StatusStopRequested)})).Scan(ctx)
+		bun.In(heldStatuses)).Scan(ctx)
 	if err != nil {
 		if vigil.ErrorCode(translate(err)) == vigil.ENOTFOUND {
 			return nil, vigil.Errorf(vigil.ECONFLICT, "run %s is not held by node %s (finished, or its lease expired)", runID, nodeID)
@@ -286,7 +289,7 @@ func (s *Store) ExpireRuns(ctx context.Context) (int, error) {
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var rows []*runRow
 		if err := tx.NewSelect().Model(&rows).Where("status IN (?) AND lease_until < ?",
-			bun.In([]string{string(vigil.StatusRunning), string(vigil.StatusStopRequested)}), s.now()).Scan(ctx); err != nil {
+			bun.In(heldStatuses), s.now()).Scan(ctx); err != nil {
 			return err
 		}
 		now := s.now()

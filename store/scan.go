@@ -202,7 +202,7 @@ func (s *Store) CreateScan(ctx context.Context, orgID string, in vigil.ScanInput
 
 func (s *Store) createScan(ctx context.Context, tx bun.Tx, orgID string, in vigil.ScanInput) (*vigil.Scan, error) {
 	sc := &vigil.Scan{OrganizationID: orgID, Status: vigil.StatusNew}
-	if err := vigil.ApplyScanInput(sc, in, true); err != nil {
+	if err := vigil.ApplyScanInput(sc, in); err != nil {
 		return nil, err
 	}
 	if err := s.resolveScanRefs(ctx, tx, sc); err != nil {
@@ -278,7 +278,7 @@ func (s *Store) UpdateScan(ctx context.Context, orgID, id string, in vigil.ScanI
 		if sc.Status.Active() {
 			return vigil.FieldError("status", "the scan is %s; stop it before changing it", sc.Status)
 		}
-		if err := vigil.ApplyScanInput(sc, in, false); err != nil {
+		if err := vigil.ApplyScanInput(sc, in); err != nil {
 			return err
 		}
 		if err := s.resolveScanRefs(ctx, tx, sc); err != nil {
@@ -303,7 +303,7 @@ func (s *Store) DeleteScans(ctx context.Context, orgID string, ids []string) err
 		}
 		var running []string
 		if err := tx.NewSelect().Model((*scanRow)(nil)).Column("name").
-			Where("organization_id = ? AND id IN (?) AND status IN (?)", orgID, bun.In(ids), bun.In(activeStatuses)).
+			Where("organization_id = ? AND id IN (?) AND status IN (?)", orgID, bun.In(ids), bun.In(vigil.ActiveStatuses)).
 			Scan(ctx, &running); err != nil {
 			return err
 		}
@@ -314,7 +314,5 @@ func (s *Store) DeleteScans(ctx context.Context, orgID string, ids []string) err
 		return err
 	})
 }
-
-var activeStatuses = []string{string(vigil.StatusRequested), string(vigil.StatusQueued), string(vigil.StatusRunning), string(vigil.StatusStopRequested)}
 
 var _ vigil.ScanService = (*Store)(nil)

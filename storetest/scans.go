@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -141,10 +140,8 @@ func testRunQueue(t *testing.T, s *store.Store) {
 	if err != nil || run == nil || run.ScanID != scans[0].ID || run.Status != vigil.StatusRunning || run.StartedAt == nil {
 		t.Fatalf("claim: %+v %v", run, err)
 	}
-	var rc store.RunConfig
-	if err := json.Unmarshal(cfg, &rc); err != nil || rc.Hosts != "192.0.2.1-5" || !rc.ServiceDetection || rc.Checks != "safe" ||
-		!strings.HasPrefix(rc.Ports, "T:1,7,9") {
-		t.Errorf("run config: %s %v", cfg, err)
+	if cfg == nil || cfg.Hosts != "192.0.2.1-5" || !cfg.ServiceDetection || cfg.Checks != "safe" || !strings.HasPrefix(cfg.Ports, "T:1,7,9") {
+		t.Errorf("run config: %+v", cfg)
 	}
 	second, _, err := s.ClaimRun(ctx, "local", "node-b", time.Minute)
 	if err != nil || second == nil || second.ScanID != scans[1].ID {
