@@ -22,6 +22,11 @@ const (
 	FilterText  FilterKind = iota // case-insensitive; '*' is a wildcard, otherwise exact
 	FilterExact                   // exact value (ids, enums); '*' not allowed
 	FilterBool                    // true/false
+	FilterSeverity                // a severity class (high, medium, low, log), or several comma-separated
+	FilterMin                     // a number: the column is at least this
+	FilterMax                     // a number: the column is at most this
+	FilterAfter                   // a time (date_range_start format): the column is at or after it
+	FilterBefore                  // a time: the column is before it (a date alone: before its end)
 	// Kinds the server adds to a list itself (fixed views such as running
 	// scans); never parsed from a query string.
 	FilterIn      // one of Values
@@ -53,6 +58,37 @@ type Filter struct {
 	Kind   FilterKind
 	Value  string
 	Values []string // FilterIn
+	Number float64  // FilterMin, FilterMax (parsed by CheckFilter)
+	Time   time.Time // FilterAfter, FilterBefore (parsed by CheckFilter)
+}
+
+// CheckFilter parses the value of the typed kinds into f; the message says
+// what was expected.
+func CheckFilter(f *Filter) error {
+	switch f.Kind {
+	case FilterSeverity:
+		for _, c := range strings.Split(f.Value, ",") {
+			if _, _, ok := SeverityRange(strings.TrimSpace(strings.ToLower(c))); !ok {
+				return fmt.Errorf("must be high, medium, low or log (comma-separate several), got %q", c)
+			}
+		}
+	case FilterMin, FilterMax:
+		n, err := strconv.ParseFloat(strings.TrimSpace(f.Value), 64)
+		if err != nil || n != n {
+			return fmt.Errorf("must be a number, got %q", f.Value)
+		}
+		f.Number = n
+	case FilterAfter, FilterBefore:
+		t, err := ParseFilterDate(f.Value)
+		if err != nil {
+			return err
+		}
+		if f.Kind == FilterBefore && len(strings.TrimSpace(f.Value)) == len("2006-01-02") {
+			t = t.AddDate(0, 0, 1)
+		}
+		f.Time = t
+	}
+	return nil
 }
 
 // Sort is one sort_by term.

@@ -66,7 +66,12 @@ func (p *ListParams) Options(spec vigil.ListSpec, now time.Time) (vigil.ListOpti
 				v.Add(k, "is too long (maximum is 1000 characters)")
 				continue
 			}
-			opts.Filters = append(opts.Filters, vigil.Filter{Column: col, Kind: kind, Value: val})
+			f := vigil.Filter{Column: col, Kind: kind, Value: val}
+			if err := vigil.CheckFilter(&f); err != nil {
+				v.Add(k, err.Error())
+				continue
+			}
+			opts.Filters = append(opts.Filters, f)
 		}
 	}
 	if p.SortBy != "" {
@@ -134,6 +139,12 @@ func documentList(op *huma.Operation, spec vigil.ListSpec) {
 			desc = "Filter on " + name + " (exact value)"
 		case vigil.FilterBool:
 			desc = "Filter on " + name + " (true or false)"
+		case vigil.FilterSeverity:
+			desc = "Filter on the severity class: high, medium, low or log; comma-separate several"
+		case vigil.FilterMin, vigil.FilterMax:
+			desc = "Numeric bound (" + name + ")"
+		case vigil.FilterAfter, vigil.FilterBefore:
+			desc = "Time bound (" + name + "), 'YYYY-MM-DD hh:mm:ss' or 'YYYY-MM-DD' (UTC)"
 		}
 		op.Parameters = append(op.Parameters, &huma.Param{Name: "q[" + name + "]", In: "query", Description: desc,
 			Schema: &huma.Schema{Type: huma.TypeString}})

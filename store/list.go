@@ -14,6 +14,7 @@ type column struct {
 	expr string // the SQL column
 	text bool   // case-insensitive text: filtered and sorted without regard to case
 	uuid bool   // a UUID column: filter values must be UUIDs
+	sort string // the SQL column sorted by, when not expr (addresses sort by their numeric key)
 }
 
 // applyList adds the filters, date window, sort and paging of opts to q. The
@@ -46,6 +47,27 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 			default:
 				q = q.Where("? LIKE ?", bun.Safe(lhs), pattern)
 			}
+		case vigil.FilterSeverity:
+			// Classes are score ranges, so the filter uses the score's index.
+			var conds []string
+			var args []any
+			for _, cl := range strings.Split(f.Value, ",") {
+				lo, hi, ok := vigil.SeverityRange(strings.TrimSpace(strings.ToLower(cl)))
+				if !ok {
+					return nil, vigil.FieldError("q["+f.Column+"]", "must be high, medium, low or log, got %q", cl)
+				}
+				conds = append(conds, "(? >= ? AND ? < ?)")
+				args = append(args, bun.Safe(qual(c.expr)), lo, bun.Safe(qual(c.expr)), hi)
+			}
+			q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
+		case vigil.FilterMin:
+			q = q.Where("? >= ?", bun.Safe(qual(c.expr)), f.Number)
+		case vigil.FilterMax:
+			q = q.Where("? <= ?", bun.Safe(qual(c.expr)), f.Number)
+		case vigil.FilterAfter:
+			q = q.Where("? >= ?", bun.Safe(qual(c.expr)), f.Time)
+		case vigil.FilterBefore:
+			q = q.Where("? < ?", bun.Safe(qual(c.expr)), f.Time)
 		case vigil.FilterIn:
 			q = q.Where("? IN (?)", bun.Safe(qual(c.expr)), bun.In(f.Values))
 		case vigil.FilterNotNull:
@@ -84,7 +106,9 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 			return nil, vigil.FieldError("sort_by", "cannot sort by %q", o.Column)
 		}
 		expr := qual(c.expr)
-		if c.text && s.dialect == Postgres {
+		if c.sort != "" {
+			expr = qual(c.sort)
+		} else if c.text && s.dialect == Postgres {
 			expr = "lower(" + expr + ")"
 		}
 		if o.Desc {
@@ -92,8 +116,17 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 		}
 		q = q.OrderExpr(expr)
 	}
-	// A unique tiebreaker keeps pages stable when sort values repeat.
-	q = q.OrderExpr(qual("id"))
+	// A unique tiebreaker keeps pages stable when sort values repeat. It runs
+	// in the direction of the last term, so one index (..., col, id) serves
+	// both directions of a sort.
+	tie := qual("id")
+	if c, ok := cols["id"]; ok {
+		tie = qual(c.expr)
+	}
+	if len(sorts) > 0 && sorts[len(sorts)-1].Desc {
+		tie += " DESC"
+	}
+	q = q.OrderExpr(tie)
 	return q.Limit(int64(opts.PerPage)).Offset(int64(opts.Offset())), nil
 }
 

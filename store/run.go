@@ -279,6 +279,9 @@ func (s *Store) FinishRun(ctx context.Context, runID, nodeID string, status vigi
 		if _, err := tx.NewUpdate().Model(row).WherePK().Column("status", "reason", "ended_at", "lease_until", "progress", "updated_at").Exec(ctx); err != nil {
 			return err
 		}
+		if err := s.finalizeRun(ctx, tx, row); err != nil {
+			return err
+		}
 		return s.setScanFromRun(ctx, tx, row)
 	})
 }
@@ -301,6 +304,9 @@ func (s *Store) ExpireRuns(ctx context.Context) (int, error) {
 			}
 			row.EndedAt, row.LeaseUntil, row.UpdatedAt = &now, nil, now
 			if _, err := tx.NewUpdate().Model(row).WherePK().Column("status", "reason", "ended_at", "lease_until", "updated_at").Exec(ctx); err != nil {
+				return err
+			}
+			if err := s.finalizeRun(ctx, tx, row); err != nil {
 				return err
 			}
 			if err := s.setScanFromRun(ctx, tx, row); err != nil {

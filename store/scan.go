@@ -310,8 +310,25 @@ func (s *Store) DeleteScans(ctx context.Context, orgID string, ids []string) err
 		if len(running) > 0 {
 			return vigil.FieldError("ids", "scans in progress cannot be deleted; stop them first: %v", running)
 		}
-		_, err := tx.NewDelete().Model((*scanRow)(nil)).Where("organization_id = ? AND id IN (?)", orgID, bun.In(ids)).Exec(ctx)
-		return err
+		// The findings go with their scans; the aggregates they fed are
+		// recomputed for the hosts and checks they touched.
+		var touched []findingRow
+		if err := tx.NewSelect().Model(&touched).ColumnExpr("DISTINCT f.host_id, f.check_id").
+			Where("f.scan_id IN (?) AND f.status IN (?)", bun.In(ids), bun.In(openStatuses)).Scan(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Model((*scanRow)(nil)).Where("organization_id = ? AND id IN (?)", orgID, bun.In(ids)).Exec(ctx); err != nil {
+			return err
+		}
+		hostSet, checkSet := map[string]bool{}, map[string]bool{}
+		for _, f := range touched {
+			hostSet[f.HostID], checkSet[f.CheckID] = true, true
+		}
+		now := s.now()
+		if err := s.refreshHosts(ctx, tx, setKeys(hostSet), now); err != nil {
+			return err
+		}
+		return s.refreshVulnStats(ctx, tx, orgID, setKeys(checkSet), now)
 	})
 }
 

@@ -31,6 +31,8 @@ func RunAll(t *testing.T, open Opener) {
 		"ScanIsolation":     testScanIsolation,
 		"RunQueue":          testRunQueue,
 		"ConcurrentClaims":  testConcurrentClaims,
+		"ResultsAcrossRuns": testResultsAcrossRuns,
+		"ResultsStaleNode":  testResultsRejectStaleNode,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,658 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/vigilscan/vigil"
+)
+
+type hostRow struct {
+	bun.BaseModel  `bun:"table:hosts,alias:h"`
+	ID             string    `bun:"id,pk"`
+	OrganizationID string    `bun:"organization_id"`
+	IP             string    `bun:"ip"`
+	IPKey          string    `bun:"ip_key"`
+	Hostname       string    `bun:"hostname"`
+	OS             string    `bun:"os"`
+	FirstSeenAt    time.Time `bun:"first_seen_at"`
+	LastSeenAt     time.Time `bun:"last_seen_at"`
+	LastScanID     string    `bun:"last_scan_id,nullzero"`
+	LastRunID      string    `bun:"last_run_id,nullzero"`
+	CountHigh      int       `bun:"count_high"`
+	CountMedium    int       `bun:"count_medium"`
+	CountLow       int       `bun:"count_low"`
+	CountLog       int       `bun:"count_log"`
+	VulnsOpen      int       `bun:"vulns_open"`
+	MaxSeverity    float64   `bun:"max_severity"`
+	PCIFailures    int       `bun:"pci_failures"`
+	CreatedAt      time.Time `bun:"created_at"`
+	UpdatedAt      time.Time `bun:"updated_at"`
+}
+
+func (r *hostRow) domain() *vigil.Host {
+	return &vigil.Host{ID: r.ID, OrganizationID: r.OrganizationID, IP: r.IP, Hostname: r.Hostname, OS: r.OS,
+		FirstSeenAt: r.FirstSeenAt, LastSeenAt: r.LastSeenAt, LastScanID: r.LastScanID, LastRunID: r.LastRunID,
+		Counts:      vigil.SeverityCounts{High: r.CountHigh, Medium: r.CountMedium, Low: r.CountLow, Log: r.CountLog},
+		MaxSeverity: r.MaxSeverity, PCIFailures: r.PCIFailures, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+type runHostRow struct {
+	bun.BaseModel  `bun:"table:run_hosts,alias:rh"`
+	RunID          string     `bun:"run_id,pk"`
+	HostID         string     `bun:"host_id,pk"`
+	OrganizationID string     `bun:"organization_id"`
+	ScanID         string     `bun:"scan_id"`
+	IP             string     `bun:"ip"`
+	IPKey          string     `bun:"ip_key"`
+	Hostname       string     `bun:"hostname"`
+	OS             string     `bun:"os"`
+	Status         string     `bun:"status"`
+	Reason         string     `bun:"reason"`
+	Done           bool       `bun:"done"`
+	PortsOpen      int        `bun:"ports_open"`
+	CountHigh      int        `bun:"count_high"`
+	CountMedium    int        `bun:"count_medium"`
+	CountLow       int        `bun:"count_low"`
+	CountLog       int        `bun:"count_log"`
+	MaxSeverity    float64    `bun:"max_severity"`
+	StartedAt      time.Time  `bun:"started_at"`
+	EndedAt        *time.Time `bun:"ended_at"`
+}
+
+func (r *runHostRow) domain() *vigil.RunHost {
+	return &vigil.RunHost{RunID: r.RunID, ScanID: r.ScanID, HostID: r.HostID, IP: r.IP, Hostname: r.Hostname, OS: r.OS,
+		Status: r.Status, Reason: r.Reason, Done: r.Done, PortsOpen: r.PortsOpen,
+		Counts:      vigil.SeverityCounts{High: r.CountHigh, Medium: r.CountMedium, Low: r.CountLow, Log: r.CountLog},
+		MaxSeverity: r.MaxSeverity, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
+}
+
+type runPortRow struct {
+	bun.BaseModel `bun:"table:run_ports,alias:rp"`
+	RunID         string    `bun:"run_id,pk"`
+	HostID        string    `bun:"host_id,pk"`
+	Port          int       `bun:"port,pk"`
+	Protocol      string    `bun:"protocol,pk"`
+	State         string    `bun:"state"`
+	Reason        string    `bun:"reason"`
+	Service       string    `bun:"service"`
+	Product       string    `bun:"product"`
+	Version       string    `bun:"version"`
+	ExtraInfo     string    `bun:"extra_info"`
+	CPE           string    `bun:"cpe"`
+	Banner        string    `bun:"banner"`
+	TLS           string    `bun:"tls"`
+	Method        string    `bun:"method"`
+	Confidence    int       `bun:"confidence"`
+	SeenAt        time.Time `bun:"seen_at"`
+}
+
+func (r *runPortRow) domain() *vigil.HostPort {
+	var cpe []string
+	if r.CPE != "" {
+		cpe = strings.Split(r.CPE, " ")
+	}
+	return &vigil.HostPort{RunID: r.RunID, HostID: r.HostID, Port: r.Port, Protocol: r.Protocol, State: r.State, Reason: r.Reason,
+		Service: r.Service, Product: r.Product, Version: r.Version, ExtraInfo: r.ExtraInfo, CPE: cpe, Banner: r.Banner,
+		TLS: r.TLS, Method: r.Method, Confidence: r.Confidence, SeenAt: r.SeenAt}
+}
+
+type findingRow struct {
+	bun.BaseModel  `bun:"table:findings,alias:f"`
+	ID             string     `bun:"id,pk"`
+	OrganizationID string     `bun:"organization_id"`
+	ScanID         string     `bun:"scan_id"`
+	HostID         string     `bun:"host_id"`
+	IP             string     `bun:"ip"`
+	IPKey          string     `bun:"ip_key"`
+	Hostname       string     `bun:"hostname"`
+	Port           int        `bun:"port"`
+	Protocol       string     `bun:"protocol"`
+	DedupKey       string     `bun:"dedup_key"`
+	CheckID        string     `bun:"check_id"`
+	CVE            string     `bun:"cve"`
+	Name           string     `bun:"name"`
+	Family         string     `bun:"family"`
+	Severity       float64    `bun:"severity"`
+	CVSSVector     string     `bun:"cvss_vector"`
+	QoD            int        `bun:"qod"`
+	PCIFail        bool       `bun:"pci_fail"`
+	KEV            bool       `bun:"kev"`
+	Description    string     `bun:"description"`
+	Solution       string     `bun:"solution"`
+	Evidence       string     `bun:"evidence"`
+	Status         string     `bun:"status"`
+	FirstSeenAt    time.Time  `bun:"first_seen_at"`
+	LastSeenAt     time.Time  `bun:"last_seen_at"`
+	FixedAt        *time.Time `bun:"fixed_at"`
+	FirstRunID     string     `bun:"first_run_id"`
+	LastRunID      string     `bun:"last_run_id"`
+	FixedRunID     string     `bun:"fixed_run_id,nullzero"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	UpdatedAt      time.Time  `bun:"updated_at"`
+
+	Change string `bun:"change,scanonly"` // a run's diff only
+}
+
+func (r *findingRow) domain() *vigil.Finding {
+	return &vigil.Finding{ID: r.ID, OrganizationID: r.OrganizationID, ScanID: r.ScanID, HostID: r.HostID, IP: r.IP,
+		Hostname: r.Hostname, Port: r.Port, Protocol: r.Protocol, CheckID: r.CheckID, CVE: r.CVE, Name: r.Name,
+		Family: r.Family, Severity: r.Severity, CVSSVector: r.CVSSVector, QoD: r.QoD, PCIFail: r.PCIFail, KEV: r.KEV,
+		Description: r.Description, Solution: r.Solution, Evidence: r.Evidence, Status: vigil.FindingStatus(r.Status),
+		FirstSeenAt: r.FirstSeenAt, LastSeenAt: r.LastSeenAt, FixedAt: r.FixedAt, FirstRunID: r.FirstRunID,
+		LastRunID: r.LastRunID, FixedRunID: r.FixedRunID, Change: vigil.FindingChange(r.Change)}
+}
+
+type runFindingRow struct {
+	bun.BaseModel `bun:"table:run_findings,alias:rf"`
+	RunID         string `bun:"run_id,pk"`
+	FindingID     string `bun:"finding_id,pk"`
+	Change        string `bun:"change"`
+}
+
+// ipKey is a sortable form of an address: 32 hex digits of its 16-byte form.
+func ipKey(a netip.Addr) string {
+	b := a.As16()
+	return hex.EncodeToString(b[:])
+}
+
+// openStatuses are the statuses of findings still to fix.
+var openStatuses = []string{string(vigil.FindingOpen), string(vigil.FindingReopened)}
+
+// hostKey identifies an asset within an organization.
+type hostKey struct{ ip, hostname string }
+
+// RecordResults writes a batch a node reported for runID in one transaction:
+// hosts (assets and the run's view of them), ports with their services, and
+// findings with their status across the scan's runs and the run's diff. The
+// hosts' and checks' aggregates are refreshed in the same transaction.
+func (s *Store) RecordResults(ctx context.Context, runID, nodeID string, b *vigil.ResultBatch) error {
+	if b == nil || b.Len() == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		run, err := s.heldRun(ctx, tx, runID, nodeID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		ids, err := s.recordHosts(ctx, tx, run, b, now)
+		if err != nil {
+			return err
+		}
+		if err := s.recordPorts(ctx, tx, run, b.Ports, ids, now); err != nil {
+			return err
+		}
+		hostIDs, checks, err := s.recordFindings(ctx, tx, run, b.Findings, ids, now)
+		if err != nil {
+			return err
+		}
+		if err := s.refreshHosts(ctx, tx, hostIDs, now); err != nil {
+			return err
+		}
+		if err := s.refreshRunHosts(ctx, tx, run.ID, hostIDs); err != nil {
+			return err
+		}
+		return s.refreshVulnStats(ctx, tx, run.OrganizationID, checks, now)
+	})
+}
+
+// recordHosts upserts the assets and run hosts of b (also those only named by
+// a port or finding) and returns their ids by address.
+func (s *Store) recordHosts(ctx context.Context, tx bun.Tx, run *runRow, b *vigil.ResultBatch, now time.Time) (map[netip.Addr]string, error) {
+	reported := map[netip.Addr]vigil.HostResult{}
+	var order []netip.Addr
+	add := func(h vigil.HostResult) {
+		old, seen := reported[h.Address]
+		if !seen {
+			order = append(order, h.Address)
+		} else {
+			// A later report of the same host completes the earlier one.
+			if h.Hostname == "" {
+				h.Hostname = old.Hostname
+			}
+			if h.OS == "" {
+				h.OS = old.OS
+			}
+			if h.Status == "" {
+				h.Status, h.Reason = old.Status, old.Reason
+			}
+			h.Done = h.Done || old.Done
+		}
+		reported[h.Address] = h
+	}
+	for _, h := range b.Hosts {
+		add(h)
+	}
+	ids := map[netip.Addr]string{}
+	// Ports and findings of hosts reported in earlier batches.
+	var others []string
+	for _, p := range b.Ports {
+		if _, ok := reported[p.Address]; !ok {
+			others = append(others, p.Address.String())
+		}
+	}
+	for _, f := range b.Findings {
+		if _, ok := reported[f.Address]; !ok {
+			others = append(others, f.Address.String())
+		}
+	}
+	if len(others) > 0 {
+		var known []runHostRow
+		if err := tx.NewSelect().Model(&known).Column("host_id", "ip").Where("run_id = ? AND ip IN (?)", run.ID, bun.In(others)).
+			Scan(ctx); err != nil {
+			return nil, err
+		}
+		for _, k := range known {
+			if a, err := netip.ParseAddr(k.IP); err == nil {
+				ids[a] = k.HostID
+			}
+		}
+		for _, o := range others {
+			a, _ := netip.ParseAddr(o)
+			if _, ok := ids[a]; !ok {
+				if _, ok := reported[a]; !ok {
+					add(vigil.HostResult{Address: a, Status: "up", Reason: "reported"})
+				}
+			}
+		}
+	}
+	if len(order) == 0 {
+		return ids, nil
+	}
+
+	hosts := make([]*hostRow, 0, len(order))
+	for _, a := range order {
+		h := reported[a]
+		hosts = append(hosts, &hostRow{ID: vigil.NewID(), OrganizationID: run.OrganizationID, IP: a.String(), IPKey: ipKey(a),
+			Hostname: strings.ToLower(h.Hostname), OS: h.OS, FirstSeenAt: now, LastSeenAt: now, LastScanID: run.ScanID,
+			LastRunID: run.ID, CreatedAt: now, UpdatedAt: now})
+	}
+	if _, err := tx.NewInsert().Model(&hosts).
+		On("CONFLICT (organization_id, ip, hostname) DO UPDATE").
+		Set("last_seen_at = EXCLUDED.last_seen_at").
+		Set("last_scan_id = EXCLUDED.last_scan_id").
+		Set("last_run_id = EXCLUDED.last_run_id").
+		Set("os = CASE WHEN EXCLUDED.os <> '' THEN EXCLUDED.os ELSE h.os END").
+		Set("updated_at = EXCLUDED.updated_at").
+		Exec(ctx); err != nil {
+		return nil, err
+	}
+	ips := make([]string, len(hosts))
+	for i, h := range hosts {
+		ips[i] = h.IP
+	}
+	var stored []hostRow
+	if err := tx.NewSelect().Model(&stored).Column("id", "ip", "hostname").
+		Where("organization_id = ? AND ip IN (?)", run.OrganizationID, bun.In(ips)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	byKey := map[hostKey]string{}
+	for _, h := range stored {
+		byKey[hostKey{h.IP, strings.ToLower(h.Hostname)}] = h.ID
+	}
+	rhs := make([]*runHostRow, 0, len(hosts))
+	for _, h := range hosts {
+		id := byKey[hostKey{h.IP, h.Hostname}]
+		a, _ := netip.ParseAddr(h.IP)
+		ids[a] = id
+		r := reported[a]
+		rh := &runHostRow{RunID: run.ID, HostID: id, OrganizationID: run.OrganizationID, ScanID: run.ScanID, IP: h.IP,
+			IPKey: h.IPKey, Hostname: h.Hostname, OS: r.OS, Status: r.Status, Reason: r.Reason, Done: r.Done,
+			PortsOpen: r.Open, StartedAt: now}
+		if rh.Status == "" {
+			rh.Status = "up"
+		}
+		if r.Done {
+			rh.EndedAt = &now
+		}
+		rhs = append(rhs, rh)
+	}
+	_, err := tx.NewInsert().Model(&rhs).
+		On("CONFLICT (run_id, host_id) DO UPDATE").
+		Set("status = CASE WHEN EXCLUDED.reason = 'reported' THEN rh.status ELSE EXCLUDED.status END").
+		Set("reason = CASE WHEN EXCLUDED.reason = 'reported' THEN rh.reason ELSE EXCLUDED.reason END").
+		Set("os = CASE WHEN EXCLUDED.os <> '' THEN EXCLUDED.os ELSE rh.os END").
+		Set("done = EXCLUDED.done OR rh.done").
+		Set("ports_open = CASE WHEN EXCLUDED.done THEN EXCLUDED.ports_open ELSE rh.ports_open END").
+		Set("ended_at = COALESCE(EXCLUDED.ended_at, rh.ended_at)").
+		Exec(ctx)
+	return ids, err
+}
+
+// recordPorts upserts the run's ports; a later report (the service) fills
+// in what an earlier one (the open port) left empty.
+func (s *Store) recordPorts(ctx context.Context, tx bun.Tx, run *runRow, ports []vigil.PortResult, ids map[netip.Addr]string, now time.Time) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	type key struct {
+		host, proto string
+		port        int
+	}
+	merged := map[key]*runPortRow{}
+	var rows []*runPortRow
+	for _, p := range ports {
+		k := key{ids[p.Address], p.Protocol, p.Port}
+		r := merged[k]
+		if r == nil {
+			r = &runPortRow{RunID: run.ID, HostID: k.host, Port: p.Port, Protocol: p.Protocol, SeenAt: now}
+			merged[k] = r
+			rows = append(rows, r)
+		}
+		if p.State != "" {
+			r.State, r.Reason = p.State, p.Reason
+		}
+		if p.Method != "" {
+			r.Service, r.Product, r.Version, r.ExtraInfo = p.Service, p.Product, p.Version, p.ExtraInfo
+			r.CPE, r.Banner, r.TLS, r.Method, r.Confidence = strings.Join(p.CPE, " "), p.Banner, p.TLS, p.Method, p.Confidence
+		}
+	}
+	for _, r := range rows {
+		if r.State == "" {
+			r.State = "open"
+		}
+	}
+	q := tx.NewInsert().Model(&rows).On("CONFLICT (run_id, host_id, protocol, port) DO UPDATE").
+		Set("state = EXCLUDED.state").
+		Set("reason = CASE WHEN EXCLUDED.reason <> '' THEN EXCLUDED.reason ELSE rp.reason END")
+	for _, c := range []string{"service", "product", "version", "extra_info", "cpe", "banner", "tls", "confidence"} {
+		q = q.Set(c + " = CASE WHEN EXCLUDED.method <> '' THEN EXCLUDED." + c + " ELSE rp." + c + " END")
+	}
+	_, err := q.Set("method = CASE WHEN EXCLUDED.method <> '' THEN EXCLUDED.method ELSE rp.method END").Exec(ctx)
+	return err
+}
+
+// recordFindings upserts findings and the run's diff entries. A finding seen
+// again after it was fixed is reopened. It returns the hosts and checks whose
+// aggregates changed.
+func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs []vigil.FindingResult, ids map[netip.Addr]string, now time.Time) ([]string, []string, error) {
+	if len(fs) == 0 {
+		return nil, nil, nil
+	}
+	type key struct{ host, dedup string }
+	rows := make([]*findingRow, 0, len(fs))
+	byKey := map[key]*findingRow{}
+	hostSet, checkSet, keySet := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i := range fs {
+		f := &fs[i]
+		hostID := ids[f.Address]
+		k := key{hostID, f.DedupKey()}
+		r := byKey[k]
+		if r == nil {
+			r = &findingRow{ID: vigil.NewID(), OrganizationID: run.OrganizationID, ScanID: run.ScanID, HostID: hostID,
+				IP: f.Address.String(), IPKey: ipKey(f.Address), DedupKey: k.dedup, Status: string(vigil.FindingOpen),
+				FirstSeenAt: now, FirstRunID: run.ID, CreatedAt: now}
+			byKey[k] = r
+			rows = append(rows, r)
+		}
+		r.Port, r.Protocol, r.CheckID, r.CVE, r.Name, r.Family = f.Port, f.Protocol, f.CheckID, f.CVE, f.Name, f.Family
+		r.Severity, r.CVSSVector, r.QoD, r.PCIFail = f.Severity, f.CVSSVector, f.QoD, f.PCIFail
+		r.Description, r.Solution, r.Evidence = f.Description, f.Solution, f.Evidence
+		r.LastSeenAt, r.LastRunID, r.UpdatedAt = now, run.ID, now
+		hostSet[hostID], checkSet[f.CheckID], keySet[k.dedup] = true, true, true
+	}
+	hostIDs, checks, keys := setKeys(hostSet), setKeys(checkSet), setKeys(keySet)
+
+	var existing []findingRow
+	if err := tx.NewSelect().Model(&existing).Column("id", "host_id", "dedup_key", "status", "last_run_id", "hostname").
+		Where("scan_id = ? AND host_id IN (?) AND dedup_key IN (?)", run.ScanID, bun.In(hostIDs), bun.In(keys)).
+		Scan(ctx); err != nil {
+		return nil, nil, err
+	}
+	changes := make([]*runFindingRow, 0, len(rows))
+	seen := map[string]bool{}
+	for _, e := range existing {
+		r := byKey[key{e.HostID, e.DedupKey}]
+		if r == nil {
+			continue
+		}
+		r.ID = e.ID
+		r.Hostname = e.Hostname
+		seen[e.ID] = true
+		change := vigil.ChangeUnchanged
+		switch {
+		case e.Status == string(vigil.FindingFixed):
+			r.Status, change = string(vigil.FindingReopened), vigil.ChangeReopened
+		default:
+			r.Status = e.Status
+		}
+		changes = append(changes, &runFindingRow{RunID: run.ID, FindingID: r.ID, Change: string(change)})
+	}
+	for _, r := range rows {
+		if !seen[r.ID] {
+			changes = append(changes, &runFindingRow{RunID: run.ID, FindingID: r.ID, Change: string(vigil.ChangeNew)})
+		}
+	}
+	// The hostname is the asset's.
+	var names []hostRow
+	if err := tx.NewSelect().Model(&names).Column("id", "hostname").Where("id IN (?)", bun.In(hostIDs)).Scan(ctx); err != nil {
+		return nil, nil, err
+	}
+	hostname := map[string]string{}
+	for _, h := range names {
+		hostname[h.ID] = h.Hostname
+	}
+	for _, r := range rows {
+		r.Hostname = hostname[r.HostID]
+	}
+
+	q := tx.NewInsert().Model(&rows).On("CONFLICT (scan_id, host_id, dedup_key) DO UPDATE")
+	for _, c := range []string{"port", "protocol", "check_id", "cve", "name", "family", "severity", "cvss_vector", "qod",
+		"pci_fail", "description", "solution", "evidence", "status", "last_seen_at", "last_run_id", "updated_at"} {
+		q = q.Set(c + " = EXCLUDED." + c)
+	}
+	if _, err := q.Set("fixed_at = NULL").Set("fixed_run_id = NULL").Exec(ctx); err != nil {
+		return nil, nil, err
+	}
+	// A finding reported twice in one run keeps its first change.
+	if _, err := tx.NewInsert().Model(&changes).On("CONFLICT (run_id, finding_id) DO NOTHING").Exec(ctx); err != nil {
+		return nil, nil, err
+	}
+	return hostIDs, checks, nil
+}
+
+func setKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// severityCountsSQL are the count columns of an aggregate over findings f.
+const severityCountsSQL = `count_high = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity >= 7),
+	count_medium = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity >= 4 AND f.severity < 7),
+	count_low = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity > 0 AND f.severity < 4),
+	count_log = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity <= 0),
+	max_severity = COALESCE((SELECT max(f.severity) FROM findings f WHERE %[1]s), 0)`
+
+// refreshHosts recomputes the open-finding aggregates of hostIDs.
+func (s *Store) refreshHosts(ctx context.Context, tx bun.IDB, hostIDs []string, now time.Time) error {
+	for _, chunk := range chunks(hostIDs, 500) {
+		cond := "f.host_id = h.id AND f.status IN ('open', 'reopened')"
+		_, err := tx.NewUpdate().Model((*hostRow)(nil)).
+			Set(fmt.Sprintf(severityCountsSQL, cond)).
+			Set("pci_failures = (SELECT count(*) FROM findings f WHERE "+cond+" AND (f.severity >= ? OR f.pci_fail))", vigil.PCIFailScore).
+			Set("updated_at = ?", now).
+			Where("h.id IN (?)", bun.In(chunk)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*hostRow)(nil)).Set("vulns_open = count_high + count_medium + count_low").
+			Where("h.id IN (?)", bun.In(chunk)).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshRunHosts recomputes a run's per-host counts: the findings the run
+// saw on each host.
+func (s *Store) refreshRunHosts(ctx context.Context, tx bun.IDB, runID string, hostIDs []string) error {
+	for _, chunk := range chunks(hostIDs, 500) {
+		cond := "f.host_id = rh.host_id AND f.scan_id = rh.scan_id AND f.last_run_id = rh.run_id AND f.status IN ('open', 'reopened')"
+		if _, err := tx.NewUpdate().Model((*runHostRow)(nil)).Set(fmt.Sprintf(severityCountsSQL, cond)).
+			Where("rh.run_id = ? AND rh.host_id IN (?)", runID, bun.In(chunk)).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshVulnStats recomputes the Top Vulnerabilities rows of checks.
+func (s *Store) refreshVulnStats(ctx context.Context, tx bun.IDB, orgID string, checks []string, now time.Time) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	for _, chunk := range chunks(checks, 200) {
+		var stats []*vulnStatRow
+		if err := tx.NewSelect().TableExpr("findings AS f").
+			ColumnExpr("f.check_id, max(f.name) AS name, max(f.severity) AS severity, count(DISTINCT f.host_id) AS hosts, count(*) AS findings").
+			Where("f.organization_id = ? AND f.check_id IN (?) AND f.status IN (?)", orgID, bun.In(chunk), bun.In(openStatuses)).
+			GroupExpr("f.check_id").Scan(ctx, &stats); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Model((*vulnStatRow)(nil)).Where("organization_id = ? AND check_id IN (?)", orgID, bun.In(chunk)).
+			Exec(ctx); err != nil {
+			return err
+		}
+		if len(stats) == 0 {
+			continue
+		}
+		for _, st := range stats {
+			st.OrganizationID, st.UpdatedAt = orgID, now
+		}
+		if _, err := tx.NewInsert().Model(&stats).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type vulnStatRow struct {
+	bun.BaseModel  `bun:"table:vuln_stats,alias:vs"`
+	OrganizationID string    `bun:"organization_id,pk"`
+	CheckID        string    `bun:"check_id,pk"`
+	Name           string    `bun:"name"`
+	Severity       float64   `bun:"severity"`
+	Hosts          int       `bun:"hosts"`
+	Findings       int       `bun:"findings"`
+	UpdatedAt      time.Time `bun:"updated_at"`
+}
+
+// finalizeRun closes the books of a run that ended: a Done run fixes the
+// findings of the hosts it finished without seeing them again; every ended
+// run gets its counts, and the organization's trend gets today's totals.
+func (s *Store) finalizeRun(ctx context.Context, tx bun.IDB, row *runRow) error {
+	now := row.UpdatedAt
+	if row.Status == string(vigil.StatusDone) {
+		fixedCond := func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("f.scan_id = ? AND f.status IN (?) AND f.last_run_id <> ?", row.ScanID, bun.In(openStatuses), row.ID).
+				Where("f.host_id IN (SELECT host_id FROM run_hosts WHERE run_id = ? AND done)", row.ID)
+		}
+		var fixed []findingRow
+		if err := fixedCond(tx.NewSelect().Model(&fixed).Column("id", "host_id", "check_id")).Scan(ctx); err != nil {
+			return err
+		}
+		if len(fixed) > 0 {
+			ids := make([]string, len(fixed))
+			hostSet, checkSet := map[string]bool{}, map[string]bool{}
+			changes := make([]*runFindingRow, len(fixed))
+			for i, f := range fixed {
+				ids[i] = f.ID
+				hostSet[f.HostID], checkSet[f.CheckID] = true, true
+				changes[i] = &runFindingRow{RunID: row.ID, FindingID: f.ID, Change: string(vigil.ChangeFixed)}
+			}
+			for _, chunk := range chunks(ids, 500) {
+				if _, err := tx.NewUpdate().Model((*findingRow)(nil)).Set("status = ?", vigil.FindingFixed).
+					Set("fixed_at = ?", now).Set("fixed_run_id = ?", row.ID).Set("updated_at = ?", now).
+					Where("f.id IN (?)", bun.In(chunk)).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			for _, chunk := range chunks(changes, 500) {
+				if _, err := tx.NewInsert().Model(&chunk).On("CONFLICT (run_id, finding_id) DO NOTHING").Exec(ctx); err != nil {
+					return err
+				}
+			}
+			if err := s.refreshHosts(ctx, tx, setKeys(hostSet), now); err != nil {
+				return err
+			}
+			if err := s.refreshVulnStats(ctx, tx, row.OrganizationID, setKeys(checkSet), now); err != nil {
+				return err
+			}
+		}
+	}
+	// The run's counts: what it saw and is still open.
+	var counts []struct {
+		Severity float64 `bun:"severity"`
+		PCIFail  bool    `bun:"pci_fail"`
+		N        int     `bun:"n"`
+	}
+	if err := tx.NewSelect().TableExpr("findings AS f").ColumnExpr("f.severity, f.pci_fail, count(*) AS n").
+		Where("f.scan_id = ? AND f.last_run_id = ? AND f.status IN (?)", row.ScanID, row.ID, bun.In(openStatuses)).
+		GroupExpr("f.severity, f.pci_fail").Scan(ctx, &counts); err != nil {
+		return err
+	}
+	var c vigil.SeverityCounts
+	compliant := true
+	for _, n := range counts {
+		c.Add(n.Severity, n.N)
+		if n.Severity >= vigil.PCIFailScore || n.PCIFail {
+			compliant = false
+		}
+	}
+	row.CountHigh, row.CountMedium, row.CountLow, row.CountLog = c.High, c.Medium, c.Low, c.Log
+	cols := []string{"count_high", "count_medium", "count_low", "count_log"}
+	if row.Status == string(vigil.StatusDone) {
+		row.Compliant = &compliant
+		cols = append(cols, "compliant")
+	}
+	if _, err := tx.NewUpdate().Model(row).WherePK().Column(cols...).Exec(ctx); err != nil {
+		return err
+	}
+	return s.snapshotTrend(ctx, tx, row.OrganizationID, now)
+}
+
+// snapshotTrend records the organization's open counts for today.
+func (s *Store) snapshotTrend(ctx context.Context, tx bun.IDB, orgID string, now time.Time) error {
+	var sum struct {
+		High   int `bun:"high"`
+		Medium int `bun:"medium"`
+		Low    int `bun:"low"`
+		Log    int `bun:"log"`
+	}
+	if err := tx.NewSelect().TableExpr("hosts AS h").
+		ColumnExpr("COALESCE(sum(h.count_high), 0) AS high, COALESCE(sum(h.count_medium), 0) AS medium").
+		ColumnExpr("COALESCE(sum(h.count_low), 0) AS low, COALESCE(sum(h.count_log), 0) AS log").
+		Where("h.organization_id = ?", orgID).Scan(ctx, &sum); err != nil {
+		return err
+	}
+	row := map[string]any{"organization_id": orgID, "day": now.UTC().Format(time.DateOnly),
+		"count_high": sum.High, "count_medium": sum.Medium, "count_low": sum.Low, "count_log": sum.Log}
+	_, err := tx.NewInsert().Model(&row).TableExpr("vuln_daily").On("CONFLICT (organization_id, day) DO UPDATE").
+		Set("count_high = EXCLUDED.count_high").Set("count_medium = EXCLUDED.count_medium").
+		Set("count_low = EXCLUDED.count_low").Set("count_log = EXCLUDED.count_log").Exec(ctx)
+	return err
+}
+
+func chunks[T any](xs []T, n int) [][]T {
+	var out [][]T
+	for len(xs) > n {
+		out = append(out, xs[:n])
+		xs = xs[n:]
+	}
+	if len(xs) > 0 {
+		out = append(out, xs)
+	}
+	return out
+}
+
+var _ vigil.ResultSink = (*Store)(nil)
