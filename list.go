@@ -19,14 +19,14 @@ type FilterKind int
 
 // Filter kinds.
 const (
-	FilterText  FilterKind = iota // case-insensitive; '*' is a wildcard, otherwise exact
-	FilterExact                   // exact value (ids, enums); '*' not allowed
-	FilterBool                    // true/false
-	FilterSeverity                // a severity class (high, medium, low, log), or several comma-separated
-	FilterMin                     // a number: the column is at least this
-	FilterMax                     // a number: the column is at most this
-	FilterAfter                   // a time (date_range_start format): the column is at or after it
-	FilterBefore                  // a time: the column is before it (a date alone: before its end)
+	FilterText     FilterKind = iota // case-insensitive; '*' is a wildcard, otherwise exact
+	FilterExact                      // exact value (ids, enums); '*' not allowed
+	FilterBool                       // true/false
+	FilterSeverity                   // a severity class (high, medium, low, log), or several comma-separated
+	FilterMin                        // a number: the column is at least this
+	FilterMax                        // a number: the column is at most this
+	FilterAfter                      // a time (date_range_start format): the column is at or after it
+	FilterBefore                     // a time: the column is before it (a date alone: before its end)
 	// Kinds the server adds to a list itself (fixed views such as running
 	// scans); never parsed from a query string.
 	FilterIn      // one of Values
@@ -57,8 +57,8 @@ type Filter struct {
 	Column string
 	Kind   FilterKind
 	Value  string
-	Values []string // FilterIn
-	Number float64  // FilterMin, FilterMax (parsed by CheckFilter)
+	Values []string  // FilterIn
+	Number float64   // FilterMin, FilterMax (parsed by CheckFilter)
 	Time   time.Time // FilterAfter, FilterBefore (parsed by CheckFilter)
 }
 
