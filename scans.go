@@ -175,6 +175,14 @@ var RunList = ListSpec{
 	DateColumn:  "requested_at",
 }
 
+// WizardInput is a one-shot scan: its target's fields and its own. The
+// target is named after the scan.
+type WizardInput struct {
+	Target   TargetInput
+	Scan     ScanInput // TargetID is set by the wizard
+	StartNow bool
+}
+
 // ApplyScanInput validates in and applies it to s.
 func ApplyScanInput(s *Scan, in ScanInput) error {
 	v := NewValidation("scan")
@@ -225,6 +233,9 @@ type ScanService interface {
 	StartScan(ctx context.Context, orgID, id string) (*Run, error)
 	// StopScan asks the active run to stop; EINVALID if none is active.
 	StopScan(ctx context.Context, orgID, id string) (*Run, error)
+	// CreateScanWizard creates a target and a scan on it, and starts it when
+	// asked, all in one transaction.
+	CreateScanWizard(ctx context.Context, orgID string, in WizardInput) (*Scan, *Run, error)
 	FindRuns(ctx context.Context, orgID, scanID string, opts ListOptions) ([]*Run, int, error)
 	FindRunByID(ctx context.Context, orgID, scanID, runID string) (*Run, error)
 }
@@ -263,7 +274,8 @@ type RunQueue interface {
 	// HeartbeatRun renews the lease and records progress; stop reports a
 	// stop request. ECONFLICT when the node no longer holds the run.
 	HeartbeatRun(ctx context.Context, runID, nodeID string, p RunProgress, lease time.Duration) (stop bool, err error)
-	// FinishRun ends a held run as Done, Stopped or Failed.
+	// FinishRun ends a held run as Done, Stopped, Failed or Interrupted
+	// (the node shut down).
 	FinishRun(ctx context.Context, runID, nodeID string, status ScanStatus, reason string) error
 	// ExpireRuns ends the runs whose lease has run out: Interrupted, or
 	// Stopped when a stop had been asked; partial results stay.

@@ -69,7 +69,26 @@ func (s *Server) routes() {
 	huma.Register(api, op(http.MethodPost, "/v2/scans/{id}/start", "start-scan", "Scans", "Start a scan"), s.handleScanStart)
 	huma.Register(api, op(http.MethodPost, "/v2/scans/{id}/stop", "stop-scan", "Scans", "Stop a scan"), s.handleScanStop)
 	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/histories", "list-scan-histories", "Scans", "List of history for a scan"), vigil.RunList), s.handleRunList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/scans/wizard", "create-scan-wizard", "Scans", "Create scan from wizard")), "wizard"), s.handleScanWizard)
 	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}/histories/{history_id}", "show-scan-history", "Scans", "History details for a scan"), s.handleRunShow)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/histories/{history_id}/diff", "show-scan-history-diff", "Scans", "Findings a run changed (new, reopened, unchanged, fixed)"), vigil.DiffList), s.handleRunDiff)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/hosts", "list-scan-hosts", "Scans", "List of hosts for a scan"), vigil.RunHostList), s.handleScanHostList)
+	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}/hosts/{host_id}", "show-scan-host", "Scans", "Host details for a scan"), s.handleScanHostShow)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/vulnerabilities", "list-scan-vulnerabilities", "Scans", "List of vulnerabilities for a scan"), vigil.FindingList), s.handleScanVulnerabilityList)
+	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}/vulnerabilities/{vulnerability_id}", "show-scan-vulnerability", "Scans", "Show vulnerability details (scan)"), s.handleScanVulnerabilityShow)
+	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}/statistics", "scan-statistics", "Scans", "Statistics for a scan"), s.handleScanStatistics)
+
+	// Vulnerabilities (CG §3.5); the widgets come before /v2/vulnerabilities/{id}.
+	huma.Register(api, list(op(http.MethodGet, "/v2/vulnerabilities", "list-vulnerabilities", "Vulnerabilities", "List of vulnerabilities"), vigil.FindingList), s.handleVulnerabilityList)
+	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/total", "vulnerabilities-total", "Vulnerabilities", "Total Vulnerabilities (widget)"), s.handleVulnerabilityTotal)
+	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/top", "vulnerabilities-top", "Vulnerabilities", "Top Vulnerabilities (widget)"), s.handleVulnerabilityTop)
+	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/pci_compliant", "vulnerabilities-pci-compliant", "Vulnerabilities", "PCI Compliant (widget)"), s.handleVulnerabilityPCI)
+	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/{id}", "show-vulnerability", "Vulnerabilities", "Vulnerability details"), s.handleVulnerabilityShow)
+
+	// Hosts (CG §3.12).
+	huma.Register(api, list(op(http.MethodGet, "/v2/hosts", "list-hosts", "Hosts", "List of hosts"), vigil.HostList), s.handleHostList)
+	huma.Register(api, op(http.MethodGet, "/v2/hosts/most_vulnerable", "most-vulnerable-hosts", "Hosts", "List of most vulnerable hosts"), s.handleHostMostVulnerable)
+	huma.Register(api, op(http.MethodGet, "/v2/hosts/{id}", "show-host", "Hosts", "Host details"), s.handleHostShow)
 }
 
 // op builds an operation with the error responses every route can give.

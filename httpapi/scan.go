@@ -274,6 +274,7 @@ func (s *Server) handleScanStart(ctx context.Context, in *IDPath) (*RunOutput, e
 		return nil, fail(ctx, s.log, err)
 	}
 	s.audit(ctx, p, "scan.start", in.ID, r.ID)
+	s.scanStarted()
 	return runOutput(r), nil
 }
 
@@ -334,16 +335,4 @@ func (s *Server) handleRunList(ctx context.Context, in *RunListInput) (*ListOutp
 type RunPath struct {
 	IDPath
 	HistoryID string `path:"history_id" doc:"Run id (UUID)"`
-}
-
-func (s *Server) handleRunShow(ctx context.Context, in *RunPath) (*RunOutput, error) {
-	p, err := principal(ctx, vigil.ActionRead)
-	if err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	r, err := s.Scans.FindRunByID(ctx, p.OrganizationID, in.ID, in.HistoryID)
-	if err != nil {
-		return nil, fail(ctx, s.log, err)
-	}
-	return runOutput(r), nil
 }

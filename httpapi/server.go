@@ -64,6 +64,10 @@ type Services struct {
 	Credentials vigil.CredentialService
 	PortLists   vigil.PortListService
 	Scans       vigil.ScanService
+	Results     vigil.ResultService
+	// OnScanStart, when set, is called after a run was requested (it wakes
+	// the in-process scanner node).
+	OnScanStart func()
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz calls it.
 	Ready func(ctx context.Context) error

@@ -316,8 +316,10 @@ func (s *Store) recordHosts(ctx context.Context, tx bun.Tx, run *runRow, b *vigi
 	}
 	_, err := tx.NewInsert().Model(&rhs).
 		On("CONFLICT (run_id, host_id) DO UPDATE").
-		Set("status = CASE WHEN EXCLUDED.reason = 'reported' THEN rh.status ELSE EXCLUDED.status END").
-		Set("reason = CASE WHEN EXCLUDED.reason = 'reported' THEN rh.reason ELSE EXCLUDED.reason END").
+		// A report without a reason (a host's "done", or a host only named by
+		// a port) keeps the status and reason it had.
+		Set("status = CASE WHEN EXCLUDED.reason IN ('', 'reported') THEN rh.status ELSE EXCLUDED.status END").
+		Set("reason = CASE WHEN EXCLUDED.reason IN ('', 'reported') THEN rh.reason ELSE EXCLUDED.reason END").
 		Set("os = CASE WHEN EXCLUDED.os <> '' THEN EXCLUDED.os ELSE rh.os END").
 		Set("done = EXCLUDED.done OR rh.done").
 		Set("ports_open = CASE WHEN EXCLUDED.done THEN EXCLUDED.ports_open ELSE rh.ports_open END").

@@ -61,6 +61,56 @@ var runColumns = map[string]column{
 func (s *Store) StartScan(ctx context.Context, orgID, id string) (*vigil.Run, error) {
 	var out *vigil.Run
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		out, err = s.startScan(ctx, tx, orgID, id)
+		return err
+	})
+	return out, err
+}
+
+// CreateScanWizard creates the target, the scan and (if asked) its first run
+// in one transaction: a failure leaves none of them.
+func (s *Store) CreateScanWizard(ctx context.Context, orgID string, in vigil.WizardInput) (*vigil.Scan, *vigil.Run, error) {
+	t := &vigil.Target{OrganizationID: orgID}
+	if in.Target.Name == nil {
+		in.Target.Name = in.Scan.Name
+	}
+	if err := vigil.ApplyTargetInput(t, in.Target, true, s.opts.MaxTargetHosts); err != nil {
+		return nil, nil, err
+	}
+	var sc *vigil.Scan
+	var run *vigil.Run
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.checkTargetRefs(ctx, tx, t); err != nil {
+			return err
+		}
+		now := s.now()
+		t.ID, t.CreatedAt, t.UpdatedAt = vigil.NewID(), now, now
+		if _, err := tx.NewInsert().Model(targetToRow(t)).Exec(ctx); err != nil {
+			return err
+		}
+		in.Scan.TargetID = &t.ID
+		var err error
+		if sc, err = s.createScan(ctx, tx, orgID, in.Scan); err != nil {
+			return err
+		}
+		if in.StartNow {
+			if run, err = s.startScan(ctx, tx, orgID, sc.ID); err != nil {
+				return err
+			}
+			sc, err = s.findScan(ctx, tx, orgID, sc.ID)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, run, nil
+}
+
+func (s *Store) startScan(ctx context.Context, tx bun.Tx, orgID, id string) (*vigil.Run, error) {
+	var out *vigil.Run
+	err := func() error {
 		sc, err := s.findScan(ctx, tx, orgID, id)
 		if err != nil {
 			return err
@@ -86,7 +136,7 @@ func (s *Store) StartScan(ctx context.Context, orgID, id string) (*vigil.Run, er
 		}
 		out = row.domain()
 		return nil
-	})
+	}()
 	return out, err
 }
 
@@ -263,8 +313,8 @@ func (s *Store) HeartbeatRun(ctx context.Context, runID, nodeID string, p vigil.
 
 // FinishRun ends nodeID's run.
 func (s *Store) FinishRun(ctx context.Context, runID, nodeID string, status vigil.ScanStatus, reason string) error {
-	if status != vigil.StatusDone && status != vigil.StatusStopped && status != vigil.StatusFailed {
-		return vigil.FieldError("status", "a node finishes a run as Done, Stopped or Failed, not %s", status)
+	if status != vigil.StatusDone && status != vigil.StatusStopped && status != vigil.StatusFailed && status != vigil.StatusInterrupted {
+		return vigil.FieldError("status", "a node finishes a run as Done, Stopped, Failed or Interrupted, not %s", status)
 	}
 	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		row, err := s.heldRun(ctx, tx, runID, nodeID)

@@ -22,13 +22,25 @@ func TestAPIPostgres(t *testing.T) {
 type fixture struct {
 	target, credential, portList, rangeID string
 	scan, run                             string
+	host, finding                         string // results of run, reported by seedResults
 }
 
 func testAPI(t *testing.T, backend string) {
-	ts := startServer(t, backend)
+	// No scanner node: the walkthrough's runs stay where the API put them,
+	// and results are reported by the test itself (seedResults).
+	ts := startServer(t, backend, "--no-scanner")
 	admin := ts.signIn(ts.apiKey, adminEmail, adminPassword)
 	var fx fixture
 	t.Run("Walkthrough", func(t *testing.T) { fx = walkthrough(t, admin) })
+	if t.Failed() {
+		return
+	}
+	t.Run("Results", func(t *testing.T) {
+		seedResults(t, ts, &fx)
+		resultsWalkthrough(t, admin, fx)
+		// The scan is active again, as the bad-input cases expect.
+		mustStatus(t, admin.do("POST", "/v2/scans/"+fx.scan+"/start", nil), 200, "start after the results")
+	})
 	if t.Failed() {
 		return
 	}
@@ -283,6 +295,14 @@ func memberRoutes(fx fixture) []struct {
 		{"POST", "/v2/scans/" + fx.scan + "/stop", nil},
 		{"GET", "/v2/scans/" + fx.scan + "/histories", nil},
 		{"GET", "/v2/scans/" + fx.scan + "/histories/" + fx.run, nil},
+		{"GET", "/v2/scans/" + fx.scan + "/histories/" + fx.run + "/diff", nil},
+		{"GET", "/v2/scans/" + fx.scan + "/hosts", nil},
+		{"GET", "/v2/scans/" + fx.scan + "/hosts/" + fx.host, nil},
+		{"GET", "/v2/scans/" + fx.scan + "/vulnerabilities", nil},
+		{"GET", "/v2/scans/" + fx.scan + "/vulnerabilities/" + fx.finding, nil},
+		{"GET", "/v2/scans/" + fx.scan + "/statistics", nil},
+		{"GET", "/v2/hosts/" + fx.host, nil},
+		{"GET", "/v2/vulnerabilities/" + fx.finding, nil},
 	}
 }
 
@@ -291,7 +311,8 @@ func memberRoutes(fx fixture) []struct {
 func snapshot(t *testing.T, c *client) string {
 	t.Helper()
 	var b strings.Builder
-	for _, p := range []string{"/v2/targets?per_page=500", "/v2/credentials?per_page=500", "/v2/port_lists?per_page=500", "/v2/scans?per_page=500"} {
+	for _, p := range []string{"/v2/targets?per_page=500", "/v2/credentials?per_page=500", "/v2/port_lists?per_page=500", "/v2/scans?per_page=500",
+		"/v2/hosts?per_page=500", "/v2/vulnerabilities?per_page=500", "/v2/vulnerabilities/total"} {
 		r := c.do("GET", p, nil)
 		mustStatus(t, r, 200, p)
 		b.Write(r.Raw)
@@ -330,9 +351,10 @@ func testIsolation(t *testing.T, ts *testServer, a *client, fx fixture) {
 		t.Error("B's requests changed A's records")
 	}
 	// Lists never mix organizations.
-	for _, p := range []string{"/v2/targets", "/v2/credentials", "/v2/port_lists?per_page=100", "/v2/scans", "/v2/scans/running", "/v2/scan_profiles"} {
+	for _, p := range []string{"/v2/targets", "/v2/credentials", "/v2/port_lists?per_page=100", "/v2/scans", "/v2/scans/running", "/v2/scan_profiles",
+		"/v2/hosts", "/v2/hosts/most_vulnerable", "/v2/vulnerabilities"} {
 		for _, it := range b.do("GET", p, nil).list() {
-			if id(it) == fx.target || id(it) == fx.credential || id(it) == fx.portList || id(it) == fx.scan {
+			if id(it) == fx.target || id(it) == fx.credential || id(it) == fx.portList || id(it) == fx.scan || id(it) == fx.host || id(it) == fx.finding {
 				t.Errorf("B's %s shows A's %s", p, id(it))
 			}
 		}
@@ -341,6 +363,16 @@ func testIsolation(t *testing.T, ts *testServer, a *client, fx fixture) {
 		if it["name"] == "b-only" {
 			t.Error("A's list shows B's target")
 		}
+	}
+	// B's widgets count none of A's findings.
+	if d := b.do("GET", "/v2/vulnerabilities/total", nil).data(); d["total"] != float64(0) || d["log"] != float64(0) {
+		t.Errorf("B's total widget: %v", d)
+	}
+	if d := b.do("GET", "/v2/vulnerabilities/pci_compliant", nil).data(); d["hosts_failing"] != float64(0) || d["compliant"] != true {
+		t.Errorf("B's PCI widget: %v", d)
+	}
+	if top := b.do("GET", "/v2/vulnerabilities/top", nil); len(top.Body["data"].([]any)) != 0 {
+		t.Errorf("B's top widget: %s", top.Raw)
 	}
 	// B cannot point a target at A's port list or credential.
 	r := b.do("POST", "/v2/targets", map[string]any{"target": map[string]any{"name": "x", "hosts": "203.0.113.2",
@@ -361,6 +393,15 @@ func testViewer(t *testing.T, ts *testServer, admin *client, fx fixture) {
 	}
 	v := ts.signIn(ts.apiKey, "viewer@example.com", "viewer-password-1")
 	mustStatus(t, v.do("GET", "/v2/targets/"+fx.target, nil), 200, "viewer reads")
+	for _, rt := range memberRoutes(fx) {
+		if rt.method == "GET" {
+			mustStatus(t, v.do("GET", rt.path, nil), 200, "viewer reads "+rt.path)
+		}
+	}
+	for _, p := range []string{"/v2/hosts", "/v2/hosts/most_vulnerable", "/v2/vulnerabilities", "/v2/vulnerabilities/total",
+		"/v2/vulnerabilities/top", "/v2/vulnerabilities/pci_compliant"} {
+		mustStatus(t, v.do("GET", p, nil), 200, "viewer reads "+p)
+	}
 	before := snapshot(t, admin)
 	writes := []struct {
 		method, path string
@@ -371,6 +412,7 @@ func testViewer(t *testing.T, ts *testServer, admin *client, fx fixture) {
 		{"POST", "/v2/port_lists", map[string]any{"port_list": map[string]any{"name": "v", "port_range": "1"}}},
 		{"POST", "/v2/port_lists/sync", nil},
 		{"POST", "/v2/scans", map[string]any{"scan": map[string]any{"name": "v", "target_id": fx.target}}},
+		{"POST", "/v2/scans/wizard", map[string]any{"wizard": map[string]any{"name": "v", "hosts": "127.0.0.1"}}},
 	}
 	for _, rt := range memberRoutes(fx) {
 		if rt.method != "GET" {

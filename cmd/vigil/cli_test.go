@@ -122,7 +122,7 @@ func TestRestartAfterKill(t *testing.T) {
 var spawned *exec.Cmd
 
 // spawn starts this test binary as `vigil serve` in a child process.
-func spawn(t *testing.T, dir string, onOutput func(string)) string {
+func spawn(t *testing.T, dir string, onOutput func(string), extra ...string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -131,7 +131,8 @@ func spawn(t *testing.T, dir string, onOutput func(string)) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "serve", "--data-dir", dir, "--listen", addr, "--admin-email", adminEmail,
-		"--admin-password", adminPassword, "--log-level", "error")
+		"--admin-password", adminPassword, "--log-level", "error", "--scan-allow", "127.0.0.0/8")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = append(os.Environ(), "VIGIL_TEST_EXEC_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

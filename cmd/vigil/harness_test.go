@@ -95,7 +95,9 @@ func (ts *testServer) start(extra ...string) {
 	defer func() { onListen = nil }()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	args := append(ts.args("serve", "--listen", "127.0.0.1:0", "--admin-email", adminEmail, "--admin-password", adminPassword, "--log-level", "error"), extra...)
+	// The in-process scanner may only ever probe loopback.
+	args := append(ts.args("serve", "--listen", "127.0.0.1:0", "--admin-email", adminEmail, "--admin-password", adminPassword,
+		"--log-level", "error", "--scan-allow", "127.0.0.0/8"), extra...)
 	go func() { done <- run(ctx, args, ts.stdout, io.Discard) }()
 	select {
 	case addr := <-addrc:

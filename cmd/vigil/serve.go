@@ -16,6 +16,9 @@ import (
 	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/auth"
 	"github.com/vigilscan/vigil/httpapi"
+	"github.com/vigilscan/vigil/node"
+	"github.com/vigilscan/vigil/scan"
+	"github.com/vigilscan/vigil/scan/fingerprint"
 	"github.com/vigilscan/vigil/store"
 )
 
@@ -29,6 +32,63 @@ type ServeCmd struct {
 	AdminEmail    string        `help:"E-mail of the admin created on first start." default:"admin@vigil.local" env:"VIGIL_ADMIN_EMAIL"`
 	AdminPassword string        `help:"Password of the admin created on first start (default: random, printed once). Also VIGIL_ADMIN_PASSWORD_FILE." env:"VIGIL_ADMIN_PASSWORD"`
 	OrgName       string        `help:"Name of the organization created on first start." default:"Default" env:"VIGIL_ORG_NAME"`
+	NodeFlags
+}
+
+// NodeFlags configure the in-process scanner node.
+type NodeFlags struct {
+	NoScanner    bool          `help:"Do not run the in-process scanner node (runs of local scanners then wait for another replica)." env:"VIGIL_NO_SCANNER"`
+	ScannerRuns  int           `help:"Runs the in-process scanner executes at once." default:"2" env:"VIGIL_SCANNER_RUNS"`
+	RunLease     time.Duration `help:"A run whose node is silent this long ends Interrupted (results so far are kept)." default:"30s" env:"VIGIL_RUN_LEASE"`
+	ScanAllow    string        `help:"Scope guard of the scanner: only these CIDRs may be probed (default: anything a target names)." env:"VIGIL_SCAN_ALLOW" placeholder:"CIDRS"`
+	ScanRate     int           `help:"Probes per second per run." default:"5000" env:"VIGIL_SCAN_RATE"`
+	Fingerprints string        `help:"Directory of Rapid7 Recog XML fingerprints to widen service detection." env:"VIGIL_FINGERPRINTS" placeholder:"DIR"`
+}
+
+// engine returns how the node turns a run's config into the engine's.
+func (f *NodeFlags) engine(g *Globals) (func(vigil.RunConfig) (scan.Config, error), error) {
+	scope, err := scan.ParseScope(f.ScanAllow)
+	if err != nil {
+		return nil, fmt.Errorf("--scan-allow: %w", err)
+	}
+	var opts []fingerprint.Option
+	if f.Fingerprints != "" {
+		db, err := fingerprint.LoadRecog(f.Fingerprints)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, fingerprint.WithRecog(db))
+	}
+	detector := fingerprint.New(opts...)
+	return func(rc vigil.RunConfig) (scan.Config, error) {
+		cfg := scan.DefaultConfig()
+		cfg.Hosts, cfg.ExcludeHosts, cfg.Ports, cfg.AliveTest = rc.Hosts, rc.ExcludeHosts, rc.Ports, vigil.AliveTest(rc.AliveTest)
+		cfg.Scope, cfg.Rate, cfg.ProgressEvery = scope, f.ScanRate, time.Second
+		if rc.ServiceDetection {
+			cfg.ServiceDetection, cfg.DetectService = true, detector.Detect
+		}
+		return cfg, nil
+	}, nil
+}
+
+// reconcileRuns ends the runs of nodes that stopped reporting, at a fraction
+// of the lease so that a dead node's run is never left Running for long.
+func reconcileRuns(ctx context.Context, q vigil.RunQueue, every time.Duration, g *Globals) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := q.ExpireRuns(ctx)
+		if err != nil && ctx.Err() == nil {
+			g.Log.Warn("expiring runs failed", "err", err)
+		} else if n > 0 {
+			g.Log.Warn("runs interrupted: their scanner node stopped reporting", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // onListen, when set (by tests), is called with the address the server
@@ -68,10 +128,23 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	cfg.PasswordHasher = func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultArgon2) }
 	cfg.PasswordVerifier = auth.VerifyPassword
 	cfg.BurnPasswordCheck = auth.BurnPasswordCheck
-	api := httpapi.NewServer(httpapi.Services{
-		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st,
+	engine, err := c.engine(g)
+	if err != nil {
+		return err
+	}
+	var nd *node.Node
+	if !c.NoScanner {
+		nd = node.New(node.Config{Concurrency: c.ScannerRuns, Lease: c.RunLease, Engine: engine,
+			Log: g.Log.With("component", "scanner")}, st, st)
+	}
+	services := httpapi.Services{
+		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st, Results: st,
 		Ready: func(ctx context.Context) error { return ready(ctx, st) },
-	}, cfg, g.Log, reg, vigil.Now)
+	}
+	if nd != nil {
+		services.OnScanStart = nd.Wake
+	}
+	api := httpapi.NewServer(services, cfg, g.Log, reg, vigil.Now)
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -87,6 +160,17 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go cleanupTokens(bg, st, g)
+	go reconcileRuns(bg, st, max(c.RunLease/3, 100*time.Millisecond), g)
+	nodeDone := make(chan struct{})
+	if nd != nil {
+		g.Log.Info("in-process scanner node started", "node", nd.ID(), "runs", c.ScannerRuns, "scope", c.ScanAllow)
+		go func() {
+			defer close(nodeDone)
+			nd.Run(bg)
+		}()
+	} else {
+		close(nodeDone)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -104,7 +188,9 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Runs in progress end Interrupted, with what they found so far.
 	stopBG()
+	<-nodeDone
 	g.Log.Info("stopped")
 	return nil
 }
