@@ -119,7 +119,7 @@ func OSHint(svc *Service) string {
 	if svc == nil {
 		return ""
 	}
-	s := strings.ToLower(svc.Product + " " + svc.Version + " " + svc.ExtraInfo + " " + strings.Join(svc.CPE, " "))
+	s := strings.ToLower(svc.Product + " " + svc.Version + " " + svc.ExtraInfo + " " + svc.Banner + " " + strings.Join(svc.CPE, " "))
 	for _, os := range []struct{ key, name string }{{"ubuntu", "Ubuntu Linux"}, {"debian", "Debian GNU/Linux"},
 		{"freebsd", "FreeBSD"}, {"windows", "Microsoft Windows"}, {"centos", "CentOS Linux"}, {"red hat", "Red Hat Enterprise Linux"}} {
 		if strings.Contains(s, os.key) {
