@@ -86,15 +86,15 @@ func (s *Server) handleScanVulnerabilityShow(ctx context.Context, in *ScanVulnPa
 // StatisticsJSON summarizes a scan's current findings.
 type StatisticsJSON struct {
 	SeverityCountsJSON
-	Total       int             `json:"total" doc:"Open findings above Log"`
-	Fixed       int             `json:"fixed" doc:"Findings fixed by a later run"`
-	HostsTotal  int             `json:"hosts_total" doc:"Addresses the latest run scanned"`
-	HostsUp     int             `json:"hosts_up"`
+	Total       int                 `json:"total" doc:"Open findings above Log"`
+	Fixed       int                 `json:"fixed" doc:"Findings fixed by a later run"`
+	HostsTotal  int                 `json:"hosts_total" doc:"Addresses the latest run scanned"`
+	HostsUp     int                 `json:"hosts_up"`
 	ByHost      []ScanHostCountJSON `json:"by_host" doc:"Hosts of the latest run, most severe first (at most 20)"`
-	ByPort      []PortCountJSON `json:"by_port" doc:"Ports with the most open findings (at most 20)"`
-	Compliance  bool            `json:"compliance" doc:"PCI: no open finding with CVSS ≥ 4.0 and no automatic failure"`
-	PCIFailures int             `json:"pci_failures"`
-	HistoryID   *string         `json:"history_id" format:"uuid" doc:"The latest run"`
+	ByPort      []PortCountJSON     `json:"by_port" doc:"Ports with the most open findings (at most 20)"`
+	Compliance  bool                `json:"compliance" doc:"PCI: no open finding with CVSS ≥ 4.0 and no automatic failure"`
+	PCIFailures int                 `json:"pci_failures"`
+	HistoryID   *string             `json:"history_id" format:"uuid" doc:"The latest run"`
 }
 
 // ScanHostCountJSON counts a host's findings.
