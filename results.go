@@ -79,7 +79,7 @@ type FindingChange string
 // Finding changes.
 const (
 	ChangeNew       FindingChange = "new"
-	ChangeUnchanged FindingChange = "unchanged"
+	ChangeUnchanged FindingChange = "unchanged" // counted in a run's diff, not listed
 	ChangeReopened  FindingChange = "reopened"
 	ChangeFixed     FindingChange = "fixed"
 )
@@ -274,7 +274,7 @@ var RunHostList = ListSpec{
 var FindingList = ListSpec{
 	Filters: map[string]FilterKind{
 		"severity": FilterSeverity, "cvss_min": FilterMin, "cvss_max": FilterMax,
-		"status": FilterExact, "host_id": FilterExact, "ip": FilterText, "port": FilterExact, "protocol": FilterExact,
+		"status": FilterExact, "host_id": FilterExact, "ip": FilterExact, "port": FilterExact, "protocol": FilterExact,
 		"cve": FilterExact, "nvt": FilterExact, "scan_id": FilterExact, "kev": FilterBool, "pci_fail": FilterBool,
 		"name": FilterText, "id": FilterExact,
 		"first_seen_after": FilterAfter, "first_seen_before": FilterBefore,

@@ -71,7 +71,7 @@ func (s *Server) routes() {
 	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/histories", "list-scan-histories", "Scans", "List of history for a scan"), vigil.RunList), s.handleRunList)
 	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/scans/wizard", "create-scan-wizard", "Scans", "Create scan from wizard")), "wizard"), s.handleScanWizard)
 	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}/histories/{history_id}", "show-scan-history", "Scans", "History details for a scan"), s.handleRunShow)
-	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/histories/{history_id}/diff", "show-scan-history-diff", "Scans", "Findings a run changed (new, reopened, unchanged, fixed)"), vigil.DiffList), s.handleRunDiff)
+	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/histories/{history_id}/diff", "show-scan-history-diff", "Scans", "Findings a run changed (new, reopened, fixed)"), vigil.DiffList), s.handleRunDiff)
 	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/hosts", "list-scan-hosts", "Scans", "List of hosts for a scan"), vigil.RunHostList), s.handleScanHostList)
 	huma.Register(api, op(http.MethodGet, "/v2/scans/{id}/hosts/{host_id}", "show-scan-host", "Scans", "Host details for a scan"), s.handleScanHostShow)
 	huma.Register(api, list(op(http.MethodGet, "/v2/scans/{id}/vulnerabilities", "list-scan-vulnerabilities", "Scans", "List of vulnerabilities for a scan"), vigil.FindingList), s.handleScanVulnerabilityList)

@@ -11,7 +11,7 @@ import (
 
 var findingColumns = map[string]column{
 	"id": {expr: "id", uuid: true}, "severity": {expr: "severity"}, "cvss_min": {expr: "severity"}, "cvss_max": {expr: "severity"},
-	"status": {expr: "status"}, "host_id": {expr: "host_id", uuid: true}, "ip": {expr: "ip", text: true, sort: "ip_key"},
+	"status": {expr: "status"}, "host_id": {expr: "host_id", uuid: true}, "ip": {expr: "ip_key", ip: true},
 	"port": {expr: "port"}, "protocol": {expr: "protocol"}, "cve": {expr: "cve"}, "nvt": {expr: "check_id"},
 	"scan_id": {expr: "scan_id", uuid: true}, "kev": {expr: "kev"}, "pci_fail": {expr: "pci_fail"}, "name": {expr: "name", text: true},
 	"first_seen_after": {expr: "first_seen_at"}, "first_seen_before": {expr: "first_seen_at"},
@@ -215,12 +215,18 @@ func (s *Store) RunDiff(ctx context.Context, orgID, scanID, runID string) (*vigi
 			d.New = c.N
 		case vigil.ChangeReopened:
 			d.Reopened = c.N
-		case vigil.ChangeUnchanged:
-			d.Unchanged = c.N
 		case vigil.ChangeFixed:
 			d.Fixed = c.N
 		}
 	}
+	// Unchanged: what the run saw (its hosts' counts) less what it changed.
+	var seen int
+	if err := s.db.NewSelect().TableExpr("run_hosts AS rh").
+		ColumnExpr("COALESCE(sum(rh.count_high + rh.count_medium + rh.count_low + rh.count_log), 0)").
+		Where("rh.run_id = ?", runID).Scan(ctx, &seen); err != nil {
+		return nil, err
+	}
+	d.Unchanged = max(seen-d.New-d.Reopened, 0)
 	return d, nil
 }
 
@@ -228,7 +234,8 @@ var diffColumns = map[string]column{
 	"change": {expr: "change"}, "severity": {expr: "severity"}, "name": {expr: "name", text: true},
 }
 
-// FindRunDiff lists the findings a run changed, each with its change.
+// FindRunDiff lists the findings a run changed (new, reopened, fixed), each
+// with its change; unchanged ones are only counted (RunDiff).
 func (s *Store) FindRunDiff(ctx context.Context, orgID, scanID, runID string, opts vigil.ListOptions) ([]*vigil.Finding, int, error) {
 	if _, err := s.scanRun(ctx, orgID, scanID, runID); err != nil {
 		return nil, 0, err

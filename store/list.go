@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -15,6 +16,7 @@ type column struct {
 	text bool   // case-insensitive text: filtered and sorted without regard to case
 	uuid bool   // a UUID column: filter values must be UUIDs
 	sort string // the SQL column sorted by, when not expr (addresses sort by their numeric key)
+	ip   bool   // expr holds ipKey(address): filter values must be addresses
 }
 
 // applyList adds the filters, date window, sort and paging of opts to q. The
@@ -85,7 +87,15 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 			if c.uuid && !vigil.IsUUID(f.Value) {
 				return nil, vigil.FieldError("q["+f.Column+"]", "must be a UUID, got %q", f.Value)
 			}
-			q = q.Where("? = ?", bun.Safe(qual(c.expr)), f.Value)
+			v := f.Value
+			if c.ip {
+				a, err := netip.ParseAddr(strings.TrimSpace(v))
+				if err != nil {
+					return nil, vigil.FieldError("q["+f.Column+"]", "must be an IP address, got %q", f.Value)
+				}
+				v = ipKey(a.Unmap())
+			}
+			q = q.Where("? = ?", bun.Safe(qual(c.expr)), v)
 		}
 	}
 	if spec.DateColumn != "" {

@@ -171,7 +171,7 @@ type hostKey struct{ ip, hostname string }
 // RecordResults writes a batch a node reported for runID in one transaction:
 // hosts (assets and the run's view of them), ports with their services, and
 // findings with their status across the scan's runs and the run's diff. The
-// hosts' and checks' aggregates are refreshed in the same transaction.
+// hosts' aggregates are refreshed in the same transaction.
 func (s *Store) RecordResults(ctx context.Context, runID, nodeID string, b *vigil.ResultBatch) error {
 	if b == nil || b.Len() == 0 {
 		return nil
@@ -189,17 +189,20 @@ func (s *Store) RecordResults(ctx context.Context, runID, nodeID string, b *vigi
 		if err := s.recordPorts(ctx, tx, run, b.Ports, ids, now); err != nil {
 			return err
 		}
-		hostIDs, checks, err := s.recordFindings(ctx, tx, run, b.Findings, ids, now)
+		deltas, err := s.recordFindings(ctx, tx, run, b.Findings, ids, now)
 		if err != nil {
 			return err
+		}
+		hostIDs := make([]string, 0, len(deltas))
+		for id := range deltas {
+			hostIDs = append(hostIDs, id)
 		}
 		if err := s.refreshHosts(ctx, tx, hostIDs, now); err != nil {
 			return err
 		}
-		if err := s.refreshRunHosts(ctx, tx, run.ID, hostIDs); err != nil {
-			return err
-		}
-		return s.refreshVulnStats(ctx, tx, run.OrganizationID, checks, now)
+		// The per-check rows (Top Vulnerabilities) span every host, so they
+		// are recomputed once when the run ends, not per batch.
+		return s.addRunHostCounts(ctx, tx, run.ID, deltas)
 	})
 }
 
@@ -371,17 +374,23 @@ func (s *Store) recordPorts(ctx context.Context, tx bun.Tx, run *runRow, ports [
 	return err
 }
 
+// runHostDelta is what a batch adds to a run host's counts.
+type runHostDelta struct {
+	counts vigil.SeverityCounts
+	max    float64
+}
+
 // recordFindings upserts findings and the run's diff entries. A finding seen
-// again after it was fixed is reopened. It returns the hosts and checks whose
-// aggregates changed.
-func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs []vigil.FindingResult, ids map[netip.Addr]string, now time.Time) ([]string, []string, error) {
+// again after it was fixed is reopened. It returns, per host of the batch,
+// what the findings the run had not seen before add to its counts.
+func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs []vigil.FindingResult, ids map[netip.Addr]string, now time.Time) (map[string]*runHostDelta, error) {
 	if len(fs) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	type key struct{ host, dedup string }
 	rows := make([]*findingRow, 0, len(fs))
 	byKey := map[key]*findingRow{}
-	hostSet, checkSet, keySet := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	hostSet, keySet := map[string]bool{}, map[string]bool{}
 	for i := range fs {
 		f := &fs[i]
 		hostID := ids[f.Address]
@@ -398,44 +407,56 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 		r.Severity, r.CVSSVector, r.QoD, r.PCIFail = f.Severity, f.CVSSVector, f.QoD, f.PCIFail
 		r.Description, r.Solution, r.Evidence = f.Description, f.Solution, f.Evidence
 		r.LastSeenAt, r.LastRunID, r.UpdatedAt = now, run.ID, now
-		hostSet[hostID], checkSet[f.CheckID], keySet[k.dedup] = true, true, true
+		hostSet[hostID], keySet[k.dedup] = true, true
 	}
-	hostIDs, checks, keys := setKeys(hostSet), setKeys(checkSet), setKeys(keySet)
+	hostIDs, keys := setKeys(hostSet), setKeys(keySet)
 
 	var existing []findingRow
 	if err := tx.NewSelect().Model(&existing).Column("id", "host_id", "dedup_key", "status", "last_run_id", "hostname").
 		Where("scan_id = ? AND host_id IN (?) AND dedup_key IN (?)", run.ScanID, bun.In(hostIDs), bun.In(keys)).
 		Scan(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	changes := make([]*runFindingRow, 0, len(rows))
 	seen := map[string]bool{}
+	counted := map[string]bool{} // already in this run's counts
 	for _, e := range existing {
 		r := byKey[key{e.HostID, e.DedupKey}]
 		if r == nil {
 			continue
 		}
 		r.ID = e.ID
+		counted[e.ID] = e.LastRunID == run.ID
 		r.Hostname = e.Hostname
 		seen[e.ID] = true
-		change := vigil.ChangeUnchanged
-		switch {
-		case e.Status == string(vigil.FindingFixed):
-			r.Status, change = string(vigil.FindingReopened), vigil.ChangeReopened
-		default:
+		// Only changes are written: a run's unchanged findings are counted
+		// from its hosts' counts (RunDiff), which keeps steady-state runs cheap.
+		if e.Status == string(vigil.FindingFixed) {
+			r.Status = string(vigil.FindingReopened)
+			changes = append(changes, &runFindingRow{RunID: run.ID, FindingID: r.ID, Change: string(vigil.ChangeReopened)})
+		} else {
 			r.Status = e.Status
 		}
-		changes = append(changes, &runFindingRow{RunID: run.ID, FindingID: r.ID, Change: string(change)})
 	}
+	deltas := map[string]*runHostDelta{}
 	for _, r := range rows {
 		if !seen[r.ID] {
 			changes = append(changes, &runFindingRow{RunID: run.ID, FindingID: r.ID, Change: string(vigil.ChangeNew)})
+		}
+		d := deltas[r.HostID]
+		if d == nil {
+			d = &runHostDelta{}
+			deltas[r.HostID] = d
+		}
+		if !counted[r.ID] {
+			d.counts.Add(r.Severity, 1)
+			d.max = max(d.max, r.Severity)
 		}
 	}
 	// The hostname is the asset's.
 	var names []hostRow
 	if err := tx.NewSelect().Model(&names).Column("id", "hostname").Where("id IN (?)", bun.In(hostIDs)).Scan(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	hostname := map[string]string{}
 	for _, h := range names {
@@ -451,13 +472,15 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 		q = q.Set(c + " = EXCLUDED." + c)
 	}
 	if _, err := q.Set("fixed_at = NULL").Set("fixed_run_id = NULL").Exec(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// A finding reported twice in one run keeps its first change.
-	if _, err := tx.NewInsert().Model(&changes).On("CONFLICT (run_id, finding_id) DO NOTHING").Exec(ctx); err != nil {
-		return nil, nil, err
+	if len(changes) > 0 {
+		if _, err := tx.NewInsert().Model(&changes).On("CONFLICT (run_id, finding_id) DO NOTHING").Exec(ctx); err != nil {
+			return nil, err
+		}
 	}
-	return hostIDs, checks, nil
+	return deltas, nil
 }
 
 func setKeys(m map[string]bool) []string {
@@ -495,13 +518,17 @@ func (s *Store) refreshHosts(ctx context.Context, tx bun.IDB, hostIDs []string, 
 	return nil
 }
 
-// refreshRunHosts recomputes a run's per-host counts: the findings the run
-// saw on each host.
-func (s *Store) refreshRunHosts(ctx context.Context, tx bun.IDB, runID string, hostIDs []string) error {
-	for _, chunk := range chunks(hostIDs, 500) {
-		cond := "f.host_id = rh.host_id AND f.scan_id = rh.scan_id AND f.last_run_id = rh.run_id AND f.status IN ('open', 'reopened')"
-		if _, err := tx.NewUpdate().Model((*runHostRow)(nil)).Set(fmt.Sprintf(severityCountsSQL, cond)).
-			Where("rh.run_id = ? AND rh.host_id IN (?)", runID, bun.In(chunk)).Exec(ctx); err != nil {
+// addRunHostCounts adds a batch's new findings to the run's host counts.
+func (s *Store) addRunHostCounts(ctx context.Context, tx bun.IDB, runID string, deltas map[string]*runHostDelta) error {
+	for hostID, d := range deltas {
+		if d.counts == (vigil.SeverityCounts{}) {
+			continue
+		}
+		if _, err := tx.NewUpdate().Model((*runHostRow)(nil)).
+			Set("count_high = count_high + ?", d.counts.High).Set("count_medium = count_medium + ?", d.counts.Medium).
+			Set("count_low = count_low + ?", d.counts.Low).Set("count_log = count_log + ?", d.counts.Log).
+			Set("max_severity = CASE WHEN max_severity < ? THEN ? ELSE max_severity END", d.max, d.max).
+			Where("rh.run_id = ? AND rh.host_id = ?", runID, hostID).Exec(ctx); err != nil {
 			return err
 		}
 	}
@@ -591,6 +618,15 @@ func (s *Store) finalizeRun(ctx context.Context, tx bun.IDB, row *runRow) error 
 				return err
 			}
 		}
+	}
+	// Top Vulnerabilities: the checks the run saw (fixed ones were added above).
+	var checks []string
+	if err := tx.NewSelect().TableExpr("findings AS f").ColumnExpr("DISTINCT f.check_id").
+		Where("f.scan_id = ? AND f.last_run_id = ?", row.ScanID, row.ID).Scan(ctx, &checks); err != nil {
+		return err
+	}
+	if err := s.refreshVulnStats(ctx, tx, row.OrganizationID, checks, now); err != nil {
+		return err
 	}
 	// The run's counts: what it saw and is still open.
 	var counts []struct {

@@ -61,7 +61,7 @@ func TestVersionAndMigrate(t *testing.T) {
 		t.Fatalf("migrate status: %q %v", out, err)
 	}
 	out, err = runCLI(t, "migrate", "up", "--data-dir", dir)
-	if err != nil || !strings.Contains(out, "applied 2 migration") {
+	if err != nil || !strings.Contains(out, "applied 3 migration") {
 		t.Fatalf("migrate up: %q %v", out, err)
 	}
 	out, err = runCLI(t, "migrate", "status", "--data-dir", dir)

@@ -29,6 +29,7 @@ type CLI struct {
 	Scan    ScanCmd    `cmd:"" help:"Scan hosts from the command line (like nmap)."`
 	Migrate MigrateCmd `cmd:"" help:"Apply or inspect database migrations."`
 	Admin   AdminCmd   `cmd:"" help:"Administrative tasks."`
+	Dev     DevCmd     `cmd:"" help:"Developer tools."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
 }
 

@@ -128,20 +128,19 @@ CREATE INDEX findings_org_severity ON findings (organization_id, severity, id);
 CREATE INDEX findings_org_last_seen ON findings (organization_id, last_seen_at, id);
 CREATE INDEX findings_org_first_seen ON findings (organization_id, first_seen_at, id);
 CREATE INDEX findings_org_ip_key ON findings (organization_id, ip_key, id);
-CREATE INDEX findings_org_ip ON findings (organization_id, ip);
-CREATE INDEX findings_org_port ON findings (organization_id, port, id);
+CREATE INDEX findings_org_port ON findings (organization_id, port, severity, id);
 CREATE INDEX findings_org_name ON findings (organization_id, name, id);
 CREATE INDEX findings_org_cve ON findings (organization_id, cve);
 CREATE INDEX findings_org_check ON findings (organization_id, check_id, status, host_id);
 CREATE INDEX findings_org_kev ON findings (organization_id, severity) WHERE kev = 1;
 CREATE INDEX findings_org_pci_fail ON findings (organization_id, severity) WHERE pci_fail = 1;
-CREATE INDEX findings_host_status ON findings (host_id, status, severity);
+CREATE INDEX findings_host_status ON findings (host_id, status, severity, pci_fail);
 CREATE INDEX findings_scan_status ON findings (scan_id, status, severity, id);
 
 CREATE TABLE run_findings (
     run_id           TEXT NOT NULL REFERENCES scan_runs (id) ON DELETE CASCADE,
     finding_id       TEXT NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
-    change           TEXT NOT NULL CHECK (change IN ('new', 'unchanged', 'reopened', 'fixed')),
+    change           TEXT NOT NULL CHECK (change IN ('new', 'reopened', 'fixed')),
     PRIMARY KEY (run_id, finding_id)
 );
 CREATE INDEX run_findings_run_change ON run_findings (run_id, change);
