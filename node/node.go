@@ -209,6 +209,10 @@ func (n *Node) execute(ctx context.Context, run *vigil.Run, rc *vigil.RunConfig)
 		finish(vigil.StatusStopped, "stopped by request")
 	case ctx.Err() != nil:
 		finish(vigil.StatusInterrupted, "the scanner node shut down; results so far are kept")
+	case r.refused > 0 && r.seen == 0:
+		finish(vigil.StatusFailed, fmt.Sprintf("every target address (%d) is outside the scanner's scope (--scan-allow); nothing was sent", r.refused))
+	case r.refused > 0:
+		finish(vigil.StatusDone, fmt.Sprintf("%d target addresses outside the scanner's scope (--scan-allow) were not scanned", r.refused))
 	default:
 		finish(vigil.StatusDone, "")
 	}
@@ -223,6 +227,8 @@ type runner struct {
 	batch   vigil.ResultBatch
 	hosts   map[netip.Addr]vigil.HostResult // live hosts not yet done
 	sinkErr string
+	refused int // addresses the scope guard refused
+	seen    int // hosts found up or down
 
 	total, done, up atomic.Int64
 	percent         atomic.Int64
@@ -239,7 +245,10 @@ func (r *runner) handle(ev scan.Event) {
 			r.up.Store(p.HostsUp)
 			r.percent.Store(int64(p.Percent))
 		}
+	case scan.EventHostDown:
+		r.seen++
 	case scan.EventHostUp:
+		r.seen++
 		h := vigil.HostResult{Address: ev.Host, Hostname: ev.Hostname, Status: "up", Reason: ev.Reason}
 		r.hosts[ev.Host] = h
 		b.Hosts = append(b.Hosts, h)
@@ -289,6 +298,7 @@ func (r *runner) handle(ev scan.Event) {
 		}
 		b.Hosts = append(b.Hosts, h)
 	case scan.EventRefused:
+		r.refused++
 		r.log.Warn("target refused by the scope guard", "host", ev.Host, "message", ev.Message)
 	case scan.EventWarning:
 		r.log.Warn("engine", "message", ev.Message)

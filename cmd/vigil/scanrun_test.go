@@ -184,6 +184,21 @@ func testScanRun(t *testing.T, backend string) {
 		}
 	})
 
+	t.Run("OutOfScope", func(t *testing.T) {
+		// ::1 is outside the server's --scan-allow 127.0.0.0/8: refused
+		// before anything is sent, and the run says so.
+		r := c.do("POST", "/v2/scans/wizard", map[string]any{"wizard": map[string]any{"name": "outside", "hosts": "::1",
+			"alive_test": "consider_alive", "start_now": false}})
+		mustStatus(t, r, 201, "wizard without start")
+		if r.data()["status"] != "New" || r.data()["history"] != nil {
+			t.Fatalf("wizard with start_now false: %s", r.Raw)
+		}
+		run := runToEnd(t, c, id(r.data()))
+		if run["status"] != "Failed" || !strings.Contains(run["reason"].(string), "scope") {
+			t.Errorf("out-of-scope run: %v", run)
+		}
+	})
+
 	t.Run("StopWithinFiveSeconds", func(t *testing.T) {
 		bannerServer(t, e2eLongHost+":1500", "hello\r\n")
 		discovery := ""
