@@ -209,7 +209,7 @@ type WizardInput struct {
 type WizardJSON struct {
 	ScanJSON
 	TargetID string   `json:"target_id" format:"uuid"`
-	Run      *RunJSON `json:"history" doc:"The run started, null when start_now was false"`
+	Run      *RunJSON `json:"history,omitempty" doc:"The run started; absent when start_now was false"`
 }
 
 func (s *Server) handleScanWizard(ctx context.Context, in *WizardInput) (*DataOutput[WizardJSON], error) {
