@@ -132,37 +132,44 @@ func (s *Store) PCISummary(ctx context.Context, orgID string) (*vigil.PCISummary
 // Caps of the statistics breakdowns.
 const statsTop = 20
 
-// ScanStatistics summarizes the current findings of a scan.
+// ScanStatistics summarizes a scan as its latest run left it. Counts come
+// from the run's maintained per-host rows, not from counting findings.
 func (s *Store) ScanStatistics(ctx context.Context, orgID, scanID string) (*vigil.ScanStatistics, error) {
 	runID, err := s.scanRun(ctx, orgID, scanID, "")
 	if err != nil {
 		return nil, err
 	}
 	st := &vigil.ScanStatistics{LastRunID: runID, ByHost: []vigil.HostCount{}, ByPort: []vigil.PortCount{}, Compliant: true}
-	var counts []struct {
-		Status   string  `bun:"status"`
-		Severity float64 `bun:"severity"`
-		PCIFail  bool    `bun:"pci_fail"`
-		N        int     `bun:"n"`
-	}
-	if err := s.db.NewSelect().TableExpr("findings AS f").ColumnExpr("f.status, f.severity, f.pci_fail, count(*) AS n").
-		Where("f.scan_id = ?", scanID).GroupExpr("f.status, f.severity, f.pci_fail").Scan(ctx, &counts); err != nil {
+	if err := s.db.NewSelect().TableExpr("findings AS f").ColumnExpr("count(*)").
+		Where("f.scan_id = ? AND f.status = ?", scanID, vigil.FindingFixed).Scan(ctx, &st.Fixed); err != nil {
 		return nil, err
-	}
-	for _, c := range counts {
-		if c.Status == string(vigil.FindingFixed) {
-			st.Fixed += c.N
-			continue
-		}
-		st.Counts.Add(c.Severity, c.N)
-		if c.Severity >= vigil.PCIFailScore || c.PCIFail {
-			st.Compliant = false
-			st.PCIFails += c.N
-		}
 	}
 	if runID == "" {
 		return st, nil
 	}
+	var sum struct {
+		High   int `bun:"high"`
+		Medium int `bun:"medium"`
+		Low    int `bun:"low"`
+		Log    int `bun:"log"`
+	}
+	if err := s.db.NewSelect().TableExpr("run_hosts AS rh").
+		ColumnExpr("COALESCE(sum(rh.count_high), 0) AS high, COALESCE(sum(rh.count_medium), 0) AS medium").
+		ColumnExpr("COALESCE(sum(rh.count_low), 0) AS low, COALESCE(sum(rh.count_log), 0) AS log").
+		Where("rh.run_id = ?", runID).Scan(ctx, &sum); err != nil {
+		return nil, err
+	}
+	st.Counts = vigil.SeverityCounts{High: sum.High, Medium: sum.Medium, Low: sum.Low, Log: sum.Log}
+	// Automatic failures below CVSS 4.0, through the partial index on pci_fail.
+	var autoFails int
+	if err := s.db.NewSelect().TableExpr("findings AS f").ColumnExpr("count(*)").
+		Where("f.scan_id = ? AND f.last_run_id = ? AND f.status IN (?) AND f.severity < ?", scanID, runID,
+			bun.In(openStatuses), vigil.PCIFailScore).
+		Where(s.boolTrue("f.pci_fail")).Scan(ctx, &autoFails); err != nil {
+		return nil, err
+	}
+	st.PCIFails = st.Counts.High + st.Counts.Medium + autoFails
+	st.Compliant = st.PCIFails == 0
 	run := new(runRow)
 	if err := s.db.NewSelect().Model(run).Column("hosts_total", "hosts_up").Where("id = ?", runID).Scan(ctx); err != nil {
 		return nil, err
@@ -183,9 +190,10 @@ func (s *Store) ScanStatistics(ctx context.Context, orgID, scanID string) (*vigi
 		N        int    `bun:"n"`
 		Hosts    int    `bun:"hosts"`
 	}
+	// Index-only over findings_scan_port (scan_id, port, protocol, status, host_id).
 	if err := s.db.NewSelect().TableExpr("findings AS f").
 		ColumnExpr("f.port, f.protocol, count(*) AS n, count(DISTINCT f.host_id) AS hosts").
-		Where("f.scan_id = ? AND f.status IN (?) AND f.port > 0", scanID, bun.In(openStatuses)).
+		Where("f.scan_id = ? AND f.port > 0 AND f.status IN (?)", scanID, bun.In(openStatuses)).
 		GroupExpr("f.port, f.protocol").OrderExpr("n DESC, f.port").Limit(statsTop).Scan(ctx, &ports); err != nil {
 		return nil, err
 	}
@@ -193,6 +201,15 @@ func (s *Store) ScanStatistics(ctx context.Context, orgID, scanID string) (*vigi
 		st.ByPort = append(st.ByPort, vigil.PortCount{Port: p.Port, Protocol: p.Protocol, Count: p.N, Hosts: p.Hosts})
 	}
 	return st, nil
+}
+
+// boolTrue is a condition that col is true, spelled so that a partial index
+// "WHERE col" (PostgreSQL) or "WHERE col = 1" (SQLite) applies.
+func (s *Store) boolTrue(col string) string {
+	if s.dialect == Postgres {
+		return col
+	}
+	return col + " = 1"
 }
 
 // RunDiff counts how a run changed its scan's findings.

@@ -133,7 +133,8 @@ CREATE INDEX findings_org_name ON findings (organization_id, lower(name) text_pa
 CREATE INDEX findings_org_cve ON findings (organization_id, cve);
 CREATE INDEX findings_org_check ON findings (organization_id, check_id, status, host_id);
 CREATE INDEX findings_org_kev ON findings (organization_id, severity) WHERE kev;
-CREATE INDEX findings_org_pci_fail ON findings (organization_id, severity) WHERE pci_fail;
+CREATE INDEX findings_scan_pci_fail ON findings (scan_id, status, severity) WHERE pci_fail;
+CREATE INDEX findings_scan_port ON findings (scan_id, port, protocol, status, host_id);
 CREATE INDEX findings_host_status ON findings (host_id, status, severity, pci_fail);
 CREATE INDEX findings_scan_status ON findings (scan_id, status, severity, id);
 
