@@ -60,28 +60,8 @@ func setup(b *testing.B, backend string) *env {
 	} else {
 		st = storetest.OpenSQLite(keep{b})
 	}
-	org, err := st.CreateOrganization(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hash, _ := auth.HashPassword("bench-password", auth.DefaultArgon2)
-	if _, err := st.CreateUser(ctx, org.ID, vigil.UserInput{Email: "bench@example.com", Role: vigil.RoleAdmin, Locale: "en", Timezone: "UTC"}, hash); err != nil {
-		b.Fatal(err)
-	}
-	key := auth.NewToken(auth.PrefixAPIKey)
-	if err := st.CreateAPIKey(ctx, &vigil.APIKey{OrganizationID: org.ID, Name: "bench", Prefix: key[:8], KeyHash: auth.HashToken(key)}); err != nil {
-		b.Fatal(err)
-	}
-	cfg := httpapi.DefaultConfig()
-	cfg.PasswordHasher = func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultArgon2) }
-	cfg.PasswordVerifier = auth.VerifyPassword
-	cfg.BurnPasswordCheck = auth.BurnPasswordCheck
-	api := httpapi.NewServer(httpapi.Services{Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st},
-		cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
-	e := &env{srv: httptest.NewServer(api), key: key}
-	var signIn struct{ Token string }
-	e.call(b, "POST", "/auth/sign_in", `{"username":"bench@example.com","password":"bench-password"}`, &signIn)
-	e.token = signIn.Token
+	org := benchOrg(b, st)
+	e := serveSignedIn(b, st, org, httpapi.Services{Targets: st, Credentials: st, PortLists: st})
 
 	// Create throughput through the API (validation, auth, JSON, one transaction each).
 	const viaAPI = 2000
@@ -120,6 +100,40 @@ func setup(b *testing.B, backend string) *env {
 		_, _ = db.ExecContext(ctx, "ANALYZE")
 	}
 	envs[backend] = e
+	return e
+}
+
+// benchOrg creates the benchmark organization in st.
+func benchOrg(b *testing.B, st *store.Store) *vigil.Organization {
+	org, err := st.CreateOrganization(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return org
+}
+
+// serveSignedIn gives org an admin and an API key, serves svc (plus the
+// account services of st) over HTTP and signs the admin in.
+func serveSignedIn(b *testing.B, st *store.Store, org *vigil.Organization, svc httpapi.Services) *env {
+	ctx := context.Background()
+	hash, _ := auth.HashPassword("bench-password", auth.DefaultArgon2)
+	if _, err := st.CreateUser(ctx, org.ID, vigil.UserInput{Email: "bench@example.com", Role: vigil.RoleAdmin, Locale: "en", Timezone: "UTC"}, hash); err != nil {
+		b.Fatal(err)
+	}
+	key := auth.NewToken(auth.PrefixAPIKey)
+	if err := st.CreateAPIKey(ctx, &vigil.APIKey{OrganizationID: org.ID, Name: "bench", Prefix: key[:8], KeyHash: auth.HashToken(key)}); err != nil {
+		b.Fatal(err)
+	}
+	cfg := httpapi.DefaultConfig()
+	cfg.PasswordHasher = func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultArgon2) }
+	cfg.PasswordVerifier = auth.VerifyPassword
+	cfg.BurnPasswordCheck = auth.BurnPasswordCheck
+	svc.Accounts, svc.Limiter = st, st
+	api := httpapi.NewServer(svc, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	e := &env{srv: httptest.NewServer(api), key: key}
+	var signIn struct{ Token string }
+	e.call(b, "POST", "/auth/sign_in", `{"username":"bench@example.com","password":"bench-password"}`, &signIn)
+	e.token = signIn.Token
 	return e
 }
 

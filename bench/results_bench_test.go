@@ -3,9 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -14,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigilscan/vigil"
-	"github.com/vigilscan/vigil/auth"
 	"github.com/vigilscan/vigil/httpapi"
 	"github.com/vigilscan/vigil/internal/seed"
 	"github.com/vigilscan/vigil/store"
@@ -62,38 +57,15 @@ func setupResults(b *testing.B, backend string) *resultsEnv {
 	} else {
 		st = storetest.OpenSQLite(keep{b})
 	}
-	org, err := st.CreateOrganization(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	key := auth.NewToken(auth.PrefixAPIKey)
-	if err := st.CreateAPIKey(ctx, &vigil.APIKey{OrganizationID: org.ID, Name: "bench", Prefix: key[:8], KeyHash: auth.HashToken(key)}); err != nil {
-		b.Fatal(err)
-	}
-	hash, _ := auth.HashPassword("bench-password", auth.DefaultArgon2)
-	if _, err := st.CreateUser(ctx, org.ID, vigil.UserInput{Email: "bench@example.com", Role: vigil.RoleAdmin, Locale: "en", Timezone: "UTC"}, hash); err != nil {
-		b.Fatal(err)
-	}
+	org := benchOrg(b, st)
 	findings, hosts := resultsSize()
 	stats, err := seed.Run(ctx, st, org.ID, seed.Options{Findings: findings, Hosts: hosts, Scans: 10, FixedPerMille: 50})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if backend == "postgres" {
-		_, _ = st.DB().ExecContext(ctx, "ANALYZE")
-	} else {
-		_, _ = st.DB().ExecContext(ctx, "ANALYZE")
-	}
-	cfg := httpapi.DefaultConfig()
-	cfg.PasswordHasher = func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultArgon2) }
-	cfg.PasswordVerifier = auth.VerifyPassword
-	cfg.BurnPasswordCheck = auth.BurnPasswordCheck
-	api := httpapi.NewServer(httpapi.Services{Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st, Results: st},
-		cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
-	e := &resultsEnv{env: env{srv: httptest.NewServer(api), key: key}, ingest: stats.PerSecond(), rows: stats.Findings}
-	var signIn struct{ Token string }
-	e.call(b, "POST", "/auth/sign_in", `{"username":"bench@example.com","password":"bench-password"}`, &signIn)
-	e.token = signIn.Token
+	_, _ = st.DB().ExecContext(ctx, "ANALYZE")
+	e := &resultsEnv{env: *serveSignedIn(b, st, org, httpapi.Services{Targets: st, Scans: st, Results: st}),
+		ingest: stats.PerSecond(), rows: stats.Findings}
 	var mv struct {
 		Data []struct{ ID string } `json:"data"`
 	}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/vigilscan/vigil"
 )
@@ -84,22 +83,10 @@ func serviceJSON(p *vigil.HostPort) ServiceJSON {
 		out.CPE = []string{}
 	}
 	if p.TLS != "" {
-		// The node stores the engine's TLS summary as JSON.
-		var t struct {
-			Version     string    `json:"version"`
-			CipherSuite string    `json:"cipher_suite"`
-			ALPN        string    `json:"alpn"`
-			Subject     string    `json:"subject"`
-			Issuer      string    `json:"issuer"`
-			DNSNames    []string  `json:"dns_names"`
-			NotBefore   time.Time `json:"not_before"`
-			NotAfter    time.Time `json:"not_after"`
-			SelfSigned  bool      `json:"self_signed"`
-			SHA256      string    `json:"sha256"`
-		}
+		// The node stores the engine's TLS summary as JSON with these same keys.
+		var t TLSJSON
 		if json.Unmarshal([]byte(p.TLS), &t) == nil {
-			out.TLS = &TLSJSON{Version: t.Version, CipherSuite: t.CipherSuite, ALPN: t.ALPN, Subject: t.Subject, Issuer: t.Issuer,
-				DNSNames: t.DNSNames, NotBefore: ts(t.NotBefore), NotAfter: ts(t.NotAfter), SelfSigned: t.SelfSigned, SHA256: t.SHA256}
+			out.TLS = &t
 		}
 	}
 	return out

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"time"
 
 	"github.com/vigilscan/vigil"
 )
@@ -64,18 +63,10 @@ type ScanJSON struct {
 	UpdatedAt  Timestamp          `json:"updated_at"`
 }
 
-func tsPtr(t *time.Time) *Timestamp {
-	if t == nil {
-		return nil
-	}
-	v := ts(*t)
-	return &v
-}
-
 func scanJSON(sc *vigil.Scan) ScanJSON {
 	out := ScanJSON{ID: sc.ID, Name: sc.Name, Comment: sc.Comment, Status: string(sc.Status), Progress: sc.Progress,
 		Target: RefJSON{ID: sc.TargetID}, Config: RefJSON{ID: sc.ProfileID}, ScannerID: sc.ScannerID,
-		ScheduleID: orNil(sc.ScheduleID), LastRunID: orNil(sc.LastRunID), LastScanAt: tsPtr(sc.LastRunAt),
+		ScheduleID: orNil(sc.ScheduleID), LastRunID: orNil(sc.LastRunID), LastScanAt: tsp(sc.LastRunAt),
 		Severity: countsJSON(sc.Counts), CreatedAt: ts(sc.CreatedAt), UpdatedAt: ts(sc.UpdatedAt)}
 	if sc.Target != nil {
 		out.Target.Name = sc.Target.Name
@@ -155,8 +146,8 @@ type RunJSON struct {
 func runJSON(r *vigil.Run) RunJSON {
 	return RunJSON{ID: r.ID, ScanID: r.ScanID, Status: string(r.Status), Reason: r.Reason, Progress: r.Progress,
 		HostsTotal: r.HostsTotal, HostsDone: r.HostsDone, HostsUp: r.HostsUp, Severity: countsJSON(r.Counts),
-		Compliance: r.Compliant, ScannerID: r.ScannerID, RequestedAt: ts(r.RequestedAt), StartedAt: tsPtr(r.StartedAt),
-		EndedAt: tsPtr(r.EndedAt)}
+		Compliance: r.Compliant, ScannerID: r.ScannerID, RequestedAt: ts(r.RequestedAt), StartedAt: tsp(r.StartedAt),
+		EndedAt: tsp(r.EndedAt)}
 }
 
 // RunOutput is one run under data.

@@ -17,6 +17,16 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format(timestampLayout) + `"`), nil
 }
 
+// UnmarshalJSON implements json.Unmarshaler: any RFC 3339 time.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	var v time.Time
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = Timestamp(v)
+	return nil
+}
+
 // Schema implements huma.SchemaProvider.
 func (Timestamp) Schema(huma.Registry) *huma.Schema {
 	return &huma.Schema{Type: huma.TypeString, Format: "date-time", Examples: []any{"2024-03-04T13:04:41.814Z"}}

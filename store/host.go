@@ -124,21 +124,9 @@ func (s *Store) FindRunHosts(ctx context.Context, orgID, scanID, runID string, o
 		return []*vigil.RunHost{}, 0, nil
 	}
 	var rows []*runHostRow
+	// run_hosts has no id column; runHostColumns maps "id" (the tiebreaker) to host_id.
 	q := s.db.NewSelect().Model(&rows).Where("rh.run_id = ?", runID)
-	// run_hosts has no id column; the host id is its tiebreaker.
-	q, err = s.applyList(q, "rh", runHostColumns, vigil.RunHostList, opts)
-	if err != nil {
-		return nil, 0, err
-	}
-	total, err := q.ScanAndCount(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]*vigil.RunHost, len(rows))
-	for i, r := range rows {
-		out[i] = r.domain()
-	}
-	return out, int(total), nil
+	return listPage(ctx, s, q, &rows, "rh", runHostColumns, vigil.RunHostList, opts)
 }
 
 // FindRunHostDetail returns a host as the latest run of scanID that saw it

@@ -412,7 +412,7 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 	hostIDs, keys := setKeys(hostSet), setKeys(keySet)
 
 	var existing []findingRow
-	if err := tx.NewSelect().Model(&existing).Column("id", "host_id", "dedup_key", "status", "last_run_id", "hostname").
+	if err := tx.NewSelect().Model(&existing).Column("id", "host_id", "dedup_key", "status", "last_run_id").
 		Where("scan_id = ? AND host_id IN (?) AND dedup_key IN (?)", run.ScanID, bun.In(hostIDs), bun.In(keys)).
 		Scan(ctx); err != nil {
 		return nil, err
@@ -427,7 +427,6 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 		}
 		r.ID = e.ID
 		counted[e.ID] = e.LastRunID == run.ID
-		r.Hostname = e.Hostname
 		seen[e.ID] = true
 		// Only changes are written: a run's unchanged findings are counted
 		// from its hosts' counts (RunDiff), which keeps steady-state runs cheap.
@@ -504,14 +503,11 @@ func (s *Store) refreshHosts(ctx context.Context, tx bun.IDB, hostIDs []string, 
 		cond := "f.host_id = h.id AND f.status IN ('open', 'reopened')"
 		_, err := tx.NewUpdate().Model((*hostRow)(nil)).
 			Set(fmt.Sprintf(severityCountsSQL, cond)).
+			Set("vulns_open = (SELECT count(*) FROM findings f WHERE "+cond+" AND f.severity > 0)").
 			Set("pci_failures = (SELECT count(*) FROM findings f WHERE "+cond+" AND (f.severity >= ? OR f.pci_fail))", vigil.PCIFailScore).
 			Set("updated_at = ?", now).
 			Where("h.id IN (?)", bun.In(chunk)).Exec(ctx)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.NewUpdate().Model((*hostRow)(nil)).Set("vulns_open = count_high + count_medium + count_low").
-			Where("h.id IN (?)", bun.In(chunk)).Exec(ctx); err != nil {
 			return err
 		}
 	}
