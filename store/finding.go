@@ -29,7 +29,7 @@ func (s *Store) FindFindings(ctx context.Context, orgID, scanID string, opts vig
 		}
 		q = q.Where("f.scan_id = ?", scanID)
 	}
-	return listPage(ctx, s, q, &rows, "f", findingColumns, vigil.FindingList, opts)
+	return listPageByID(ctx, s, q, &rows, "f", findingColumns, vigil.FindingList, opts)
 }
 
 // FindFindingByID returns a finding of orgID (of scanID when set).

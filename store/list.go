@@ -23,6 +23,19 @@ type column struct {
 // columns were allow-listed by the caller against the resource's vigil.ListSpec;
 // cols maps them to SQL. Values are always bound, never spliced into SQL.
 func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]column, spec vigil.ListSpec, opts vigil.ListOptions) (*bun.SelectQuery, error) {
+	q, err := s.applyFilters(q, table, cols, spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	order, err := s.listOrder(table, cols, spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	return q.OrderExpr(strings.Join(order, ", ")).Limit(int64(opts.PerPage)).Offset(int64(opts.Offset())), nil
+}
+
+// applyFilters adds the filters and date window of opts to q.
+func (s *Store) applyFilters(q *bun.SelectQuery, table string, cols map[string]column, spec vigil.ListSpec, opts vigil.ListOptions) (*bun.SelectQuery, error) {
 	qual := func(expr string) string { return table + "." + expr }
 	for _, f := range opts.Filters {
 		c, ok := cols[f.Column]
@@ -106,6 +119,13 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 			q = q.Where("? < ?", bun.Safe(qual(spec.DateColumn)), *opts.To)
 		}
 	}
+	return q, nil
+}
+
+// listOrder is the ORDER BY of opts: its sort terms, then a unique tiebreaker.
+func (s *Store) listOrder(table string, cols map[string]column, spec vigil.ListSpec, opts vigil.ListOptions) ([]string, error) {
+	qual := func(expr string) string { return table + "." + expr }
+	var order []string
 	sorts := opts.Sort
 	if len(sorts) == 0 {
 		sorts = spec.DefaultSort
@@ -124,7 +144,7 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 		if o.Desc {
 			expr += " DESC"
 		}
-		q = q.OrderExpr(expr)
+		order = append(order, expr)
 	}
 	// A unique tiebreaker keeps pages stable when sort values repeat. It runs
 	// in the direction of the last term, so one index (..., col, id) serves
@@ -136,8 +156,7 @@ func (s *Store) applyList(q *bun.SelectQuery, table string, cols map[string]colu
 	if len(sorts) > 0 && sorts[len(sorts)-1].Desc {
 		tie += " DESC"
 	}
-	q = q.OrderExpr(tie)
-	return q.Limit(int64(opts.PerPage)).Offset(int64(opts.Offset())), nil
+	return append(order, tie), nil
 }
 
 // likePattern turns a q[...] value with '*' wildcards into a LIKE pattern,
@@ -167,6 +186,39 @@ func parseBool(s string) (bool, bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// listPageByID is listPage for wide rows: the filters, sort and paging pick
+// the page's ids first, from indexes where they cover the query, so sorting
+// and skipping to a deep page handle ids and sort keys, and only the page's
+// rows are read in full. q selects into rows from table, whose key is "id".
+func listPageByID[R interface{ domain() D }, D any](ctx context.Context, s *Store, q *bun.SelectQuery, rows *[]R, table string,
+	cols map[string]column, spec vigil.ListSpec, opts vigil.ListOptions) ([]D, int, error) {
+	ids, err := s.applyList(q.Column("id"), table, cols, spec, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	order, _ := s.listOrder(table, cols, spec, opts)
+	page := s.db.NewSelect().Model(rows).Where("?.id IN (?)", bun.Ident(table), ids).OrderExpr(strings.Join(order, ", "))
+	var total int64
+	counted := make(chan error, 1)
+	go func() {
+		var err error
+		total, err = ids.Count(ctx)
+		counted <- err
+	}()
+	err = page.Scan(ctx)
+	if cerr := <-counted; err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]D, len(*rows))
+	for i, r := range *rows {
+		out[i] = r.domain()
+	}
+	return out, int(total), nil
 }
 
 // listPage runs a list query over rows (q selects into rows) with the

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -420,6 +421,7 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 	changes := make([]*runFindingRow, 0, len(rows))
 	seen := map[string]bool{}
 	counted := map[string]bool{} // already in this run's counts
+	reopened := map[string]bool{}
 	for _, e := range existing {
 		r := byKey[key{e.HostID, e.DedupKey}]
 		if r == nil {
@@ -432,15 +434,20 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 		// from its hosts' counts (RunDiff), which keeps steady-state runs cheap.
 		if e.Status == string(vigil.FindingFixed) {
 			r.Status = string(vigil.FindingReopened)
+			reopened[r.ID] = true
 			changes = append(changes, &runFindingRow{RunID: run.ID, FindingID: r.ID, Change: string(vigil.ChangeReopened)})
 		} else {
 			r.Status = e.Status
 		}
 	}
 	deltas := map[string]*runHostDelta{}
+	var opened []openedFinding // new and reopened: what Top Vulnerabilities gains
 	for _, r := range rows {
 		if !seen[r.ID] {
 			changes = append(changes, &runFindingRow{RunID: run.ID, FindingID: r.ID, Change: string(vigil.ChangeNew)})
+		}
+		if !seen[r.ID] || reopened[r.ID] {
+			opened = append(opened, openedFinding{check: r.CheckID, host: r.HostID, name: r.Name, severity: r.Severity, n: 1})
 		}
 		d := deltas[r.HostID]
 		if d == nil {
@@ -479,7 +486,7 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 			return nil, err
 		}
 	}
-	return deltas, nil
+	return deltas, s.adjustVulnStats(ctx, tx, run.OrganizationID, opened, now)
 }
 
 func setKeys(m map[string]bool) []string {
@@ -529,6 +536,97 @@ func (s *Store) addRunHostCounts(ctx context.Context, tx bun.IDB, runID string, 
 		}
 	}
 	return nil
+}
+
+// openedFinding is a finding that became open (n = 1) or was fixed (n = -1).
+type openedFinding struct {
+	check, host, name string
+	severity          float64
+	n                 int
+}
+
+// adjustVulnStats applies findings that opened or closed to the Top
+// Vulnerabilities rows of their checks, in the transaction that changed them,
+// so a run costs its changes and not the organization's size. A check's host
+// count changes where a host gained its first open finding of the check or
+// lost its last: the open counts of the touched (check, host) pairs now, less
+// what changed, are the counts before.
+func (s *Store) adjustVulnStats(ctx context.Context, tx bun.IDB, orgID string, fs []openedFinding, now time.Time) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	type pair struct{ check, host string }
+	changed := map[pair]int{}
+	stats := map[string]*vulnStatRow{}
+	hostSet := map[string]bool{}
+	for _, f := range fs {
+		changed[pair{f.check, f.host}] += f.n
+		hostSet[f.host] = true
+		st := stats[f.check]
+		if st == nil {
+			st = &vulnStatRow{OrganizationID: orgID, CheckID: f.check, UpdatedAt: now}
+			stats[f.check] = st
+		}
+		st.Findings += f.n
+		if f.n > 0 {
+			st.Name, st.Severity = f.name, f.severity
+		}
+	}
+	checks := make([]string, 0, len(stats))
+	for c := range stats {
+		checks = append(checks, c)
+	}
+	// Lock the checks' rows first, in one order: a concurrent batch touching
+	// the same check waits here and then counts with this one's findings.
+	slices.Sort(checks)
+	rows := make([]*vulnStatRow, len(checks))
+	for i, c := range checks {
+		rows[i] = &vulnStatRow{OrganizationID: orgID, CheckID: c, Name: stats[c].Name, Severity: stats[c].Severity, UpdatedAt: now}
+	}
+	if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (organization_id, check_id) DO UPDATE").
+		Set("updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
+		return err
+	}
+	open := map[pair]int{}
+	for _, chunk := range chunks(checks, 500) {
+		var counts []struct {
+			CheckID string `bun:"check_id"`
+			HostID  string `bun:"host_id"`
+			N       int    `bun:"n"`
+		}
+		if err := tx.NewSelect().TableExpr("findings AS f").ColumnExpr("f.check_id, f.host_id, count(*) AS n").
+			Where("f.organization_id = ? AND f.check_id IN (?) AND f.status IN (?) AND f.host_id IN (?)",
+				orgID, bun.In(chunk), bun.In(openStatuses), bun.In(setKeys(hostSet))).
+			GroupExpr("f.check_id, f.host_id").Scan(ctx, &counts); err != nil {
+			return err
+		}
+		for _, c := range counts {
+			open[pair{c.CheckID, c.HostID}] = c.N
+		}
+	}
+	for p, d := range changed {
+		isOpen, wasOpen := open[p] > 0, open[p]-d > 0
+		switch {
+		case isOpen && !wasOpen:
+			stats[p.check].Hosts++
+		case wasOpen && !isOpen:
+			stats[p.check].Hosts--
+		}
+	}
+	for i, c := range checks {
+		rows[i].Hosts, rows[i].Findings = stats[c].Hosts, stats[c].Findings
+	}
+	// A fixed finding carries no name: the row keeps the one it has.
+	if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (organization_id, check_id) DO UPDATE").
+		Set("hosts = vs.hosts + EXCLUDED.hosts").Set("findings = vs.findings + EXCLUDED.findings").
+		Set("name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE vs.name END").
+		Set("severity = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.severity ELSE vs.severity END").
+		Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.NewDelete().Model((*vulnStatRow)(nil)).
+		Where("organization_id = ? AND check_id IN (?) AND findings <= 0", orgID, bun.In(checks)).Exec(ctx)
+	return err
 }
 
 // refreshVulnStats recomputes the Top Vulnerabilities rows of checks.
@@ -588,12 +686,14 @@ func (s *Store) finalizeRun(ctx context.Context, tx bun.IDB, row *runRow) error 
 		}
 		if len(fixed) > 0 {
 			ids := make([]string, len(fixed))
-			hostSet, checkSet := map[string]bool{}, map[string]bool{}
+			hostSet := map[string]bool{}
 			changes := make([]*runFindingRow, len(fixed))
+			closed := make([]openedFinding, len(fixed))
 			for i, f := range fixed {
 				ids[i] = f.ID
-				hostSet[f.HostID], checkSet[f.CheckID] = true, true
+				hostSet[f.HostID] = true
 				changes[i] = &runFindingRow{RunID: row.ID, FindingID: f.ID, Change: string(vigil.ChangeFixed)}
+				closed[i] = openedFinding{check: f.CheckID, host: f.HostID, n: -1}
 			}
 			for _, chunk := range chunks(ids, 500) {
 				if _, err := tx.NewUpdate().Model((*findingRow)(nil)).Set("status = ?", vigil.FindingFixed).
@@ -610,42 +710,35 @@ func (s *Store) finalizeRun(ctx context.Context, tx bun.IDB, row *runRow) error 
 			if err := s.refreshHosts(ctx, tx, setKeys(hostSet), now); err != nil {
 				return err
 			}
-			if err := s.refreshVulnStats(ctx, tx, row.OrganizationID, setKeys(checkSet), now); err != nil {
+			if err := s.adjustVulnStats(ctx, tx, row.OrganizationID, closed, now); err != nil {
 				return err
 			}
 		}
 	}
-	// Top Vulnerabilities: the checks the run saw (fixed ones were added above).
-	var checks []string
-	if err := tx.NewSelect().TableExpr("findings AS f").ColumnExpr("DISTINCT f.check_id").
-		Where("f.scan_id = ? AND f.last_run_id = ?", row.ScanID, row.ID).Scan(ctx, &checks); err != nil {
-		return err
-	}
-	if err := s.refreshVulnStats(ctx, tx, row.OrganizationID, checks, now); err != nil {
-		return err
-	}
-	// The run's counts: what it saw and is still open.
-	var counts []struct {
-		Severity float64 `bun:"severity"`
-		PCIFail  bool    `bun:"pci_fail"`
-		N        int     `bun:"n"`
-	}
-	if err := tx.NewSelect().TableExpr("findings AS f").ColumnExpr("f.severity, f.pci_fail, count(*) AS n").
-		Where("f.scan_id = ? AND f.last_run_id = ? AND f.status IN (?)", row.ScanID, row.ID, bun.In(openStatuses)).
-		GroupExpr("f.severity, f.pci_fail").Scan(ctx, &counts); err != nil {
-		return err
-	}
+	// The run's counts: what it saw (all of it is open now), which its hosts
+	// have counted batch by batch.
 	var c vigil.SeverityCounts
-	compliant := true
-	for _, n := range counts {
-		c.Add(n.Severity, n.N)
-		if n.Severity >= vigil.PCIFailScore || n.PCIFail {
-			compliant = false
-		}
+	if err := tx.NewSelect().TableExpr("run_hosts AS rh").
+		ColumnExpr("COALESCE(sum(rh.count_high), 0) AS high, COALESCE(sum(rh.count_medium), 0) AS medium").
+		ColumnExpr("COALESCE(sum(rh.count_low), 0) AS low, COALESCE(sum(rh.count_log), 0) AS log").
+		Where("rh.run_id = ?", row.ID).Scan(ctx, &c.High, &c.Medium, &c.Low, &c.Log); err != nil {
+		return err
 	}
 	row.CountHigh, row.CountMedium, row.CountLow, row.CountLog = c.High, c.Medium, c.Low, c.Log
 	cols := []string{"count_high", "count_medium", "count_low", "count_log"}
 	if row.Status == string(vigil.StatusDone) {
+		// PCI: no finding of CVSS 4.0 or more (High and Medium), and no
+		// automatic failure among what the run saw.
+		compliant := c.High+c.Medium == 0
+		if compliant {
+			failed, err := tx.NewSelect().TableExpr("findings AS f").
+				Where("f.scan_id = ? AND f.pci_fail AND f.status IN (?) AND f.last_run_id = ?", row.ScanID, bun.In(openStatuses), row.ID).
+				Exists(ctx)
+			if err != nil {
+				return err
+			}
+			compliant = !failed
+		}
 		row.Compliant = &compliant
 		cols = append(cols, "compliant")
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -215,6 +216,86 @@ func testResultsRejectStaleNode(t *testing.T, s *store.Store) {
 	if _, n, _ := s.FindHosts(ctx, org.ID, vigil.ListOptions{Page: 1, PerPage: 10}); n != 0 {
 		t.Fatalf("a rejected batch left %d hosts", n)
 	}
+}
+
+// testTopVulnsMaintained: the Top Vulnerabilities rows, kept up to date by
+// each batch's changes, always equal a count over the findings, through
+// random runs of two scans that share hosts (a check open on several ports of
+// a host, and in both scans, counts the host once), fixes, reopenings, a
+// stopped run and a deleted scan.
+func testTopVulnsMaintained(t *testing.T, s *store.Store) {
+	org := mustOrg(t, s, "Acme")
+	tg := mustTarget(t, s, org.ID, "lan", "192.0.2.1-192.0.2.6")
+	var scans []string
+	for _, name := range []string{"a", "b"} {
+		sc, err := s.CreateScan(ctx, org.ID, vigil.ScanInput{Name: ptr(name), TargetID: &tg.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scans = append(scans, sc.ID)
+	}
+	hosts := []netip.Addr{}
+	for a := netip.MustParseAddr("192.0.2.1"); len(hosts) < 6; a = a.Next() {
+		hosts = append(hosts, a)
+	}
+	want := func(step string) {
+		t.Helper()
+		var rows []struct {
+			CheckID  string `bun:"check_id"`
+			Hosts    int    `bun:"hosts"`
+			Findings int    `bun:"findings"`
+		}
+		if err := s.DB().NewSelect().TableExpr("findings AS f").
+			ColumnExpr("f.check_id, count(DISTINCT f.host_id) AS hosts, count(*) AS findings").
+			Where("f.organization_id = ? AND f.status IN ('open', 'reopened') AND f.severity > 0", org.ID).
+			GroupExpr("f.check_id").OrderExpr("hosts DESC, f.check_id").Scan(ctx, &rows); err != nil {
+			t.Fatal(err)
+		}
+		top, err := s.TopVulns(ctx, org.ID, "hosts", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(top) != len(rows) {
+			t.Fatalf("%s: %d top rows, want %d: %+v", step, len(top), len(rows), rows)
+		}
+		got := map[string][2]int{}
+		for _, v := range top {
+			got[v.CheckID] = [2]int{v.Hosts, v.Findings}
+		}
+		for _, r := range rows {
+			if got[r.CheckID] != [2]int{r.Hosts, r.Findings} {
+				t.Fatalf("%s: %s has %v (hosts, findings), want %d, %d", step, r.CheckID, got[r.CheckID], r.Hosts, r.Findings)
+			}
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := range 12 {
+		scanID := scans[i%2]
+		status := vigil.StatusDone
+		if i == 7 {
+			status = vigil.StatusStopped
+		}
+		var batches []*vigil.ResultBatch
+		for _, a := range hosts {
+			b := hostBatch(a)
+			b.Findings, b.Ports = nil, nil
+			for c := range 4 {
+				for _, port := range []int{80, 443} {
+					if rnd.IntN(3) == 0 {
+						b.Findings = append(b.Findings, vigil.FindingResult{Address: a, Port: port, Protocol: "tcp",
+							CheckID: fmt.Sprintf("test.check-%d", c), Name: fmt.Sprintf("Check %d", c), Severity: float64(2 + c)})
+					}
+				}
+			}
+			batches = append(batches, b, doneBatch(a, 2))
+		}
+		runOnce(t, s, org.ID, scanID, status, batches...)
+		want(fmt.Sprintf("run %d", i+1))
+	}
+	if err := s.DeleteScans(ctx, org.ID, scans[:1]); err != nil {
+		t.Fatal(err)
+	}
+	want("after deleting a scan")
 }
 
 func errOf[T any](_ T, err error) error { return err }

@@ -33,6 +33,7 @@ func RunAll(t *testing.T, open Opener) {
 		"ConcurrentClaims":  testConcurrentClaims,
 		"ResultsAcrossRuns": testResultsAcrossRuns,
 		"ResultsStaleNode":  testResultsRejectStaleNode,
+		"TopVulnsMaintained": testTopVulnsMaintained,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

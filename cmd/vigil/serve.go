@@ -159,7 +159,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	go cleanupTokens(bg, st, g)
+	go maintain(bg, st, g)
 	go reconcileRuns(bg, st, max(c.RunLease/3, 100*time.Millisecond), g)
 	nodeDone := make(chan struct{})
 	if nd != nil {
@@ -212,8 +212,9 @@ func ready(ctx context.Context, st *store.Store) error {
 	return nil
 }
 
-// cleanupTokens deletes tokens expired or revoked for a day, hourly.
-func cleanupTokens(ctx context.Context, st *store.Store, g *Globals) {
+// maintain, hourly, deletes tokens expired or revoked for a day and refreshes
+// the database planner statistics that went stale.
+func maintain(ctx context.Context, st *store.Store, g *Globals) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -222,6 +223,9 @@ func cleanupTokens(ctx context.Context, st *store.Store, g *Globals) {
 			g.Log.Warn("token cleanup failed", "err", err)
 		} else if n > 0 {
 			g.Log.Info("expired tokens deleted", "count", n)
+		}
+		if err := st.Optimize(ctx); err != nil && ctx.Err() == nil {
+			g.Log.Warn("database statistics refresh failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
