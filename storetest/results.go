@@ -292,10 +292,44 @@ func testTopVulnsMaintained(t *testing.T, s *store.Store) {
 		runOnce(t, s, org.ID, scanID, status, batches...)
 		want(fmt.Sprintf("run %d", i+1))
 	}
+	checkFindingPages(t, s, org.ID)
 	if err := s.DeleteScans(ctx, org.ID, scans[:1]); err != nil {
 		t.Fatal(err)
 	}
 	want("after deleting a scan")
+}
+
+// checkFindingPages: walking the pages of a finding list gives the one-page
+// list, in order, whatever the sort and filter, with the same total.
+func checkFindingPages(t *testing.T, s *store.Store, orgID string) {
+	t.Helper()
+	for _, o := range []vigil.ListOptions{
+		{Sort: []vigil.Sort{{Column: "severity", Desc: true}}},
+		{Sort: []vigil.Sort{{Column: "last_seen_at", Desc: true}}, Filters: []vigil.Filter{{Column: "port", Kind: vigil.FilterExact, Value: "443"}}},
+		{Sort: []vigil.Sort{{Column: "ip"}}, Filters: []vigil.Filter{{Column: "status", Kind: vigil.FilterExact, Value: "fixed"}}},
+		{Sort: []vigil.Sort{{Column: "name"}, {Column: "first_seen_at", Desc: true}}},
+	} {
+		o.Page, o.PerPage = 1, 1000
+		all, total, err := s.FindFindings(ctx, orgID, "", o)
+		if err != nil || total != len(all) || total < 10 {
+			t.Fatalf("%+v: %d of %d, %v", o, len(all), total, err)
+		}
+		var walked []string
+		for o.Page, o.PerPage = 1, 7; len(walked) < total && o.Page < 100; o.Page++ {
+			page, n, err := s.FindFindings(ctx, orgID, "", o)
+			if err != nil || n != total || len(page) == 0 {
+				t.Fatalf("%+v: %d rows, total %d, %v", o, len(page), n, err)
+			}
+			for _, f := range page {
+				walked = append(walked, f.ID)
+			}
+		}
+		for i, f := range all {
+			if i >= len(walked) || walked[i] != f.ID {
+				t.Fatalf("%+v: page walk differs from the full list at %d", o, i)
+			}
+		}
+	}
 }
 
 func errOf[T any](_ T, err error) error { return err }
