@@ -19,11 +19,12 @@ type TrackerRelease struct {
 type VerdictState string
 
 const (
-	Vulnerable  VerdictState = "vulnerable"
-	Fixed       VerdictState = "fixed"        // a fix is installed (upstream or backported)
-	NotAffected VerdictState = "not-affected" // the distribution's build never had the flaw
-	NotAssessed VerdictState = "not-assessed" // no data to decide on (no NVD configuration yet)
-	NotListed   VerdictState = "not-listed"   // the data does not name this product
+	Vulnerable    VerdictState = "vulnerable"
+	Fixed         VerdictState = "fixed"          // a fix is installed (upstream or backported)
+	NotAffected   VerdictState = "not-affected"   // the distribution's build never had the flaw
+	NotVulnerable VerdictState = "not-vulnerable" // outside every affected version range
+	NotAssessed   VerdictState = "not-assessed"   // no data to decide on (no NVD configuration yet)
+	NotListed     VerdictState = "not-listed"     // the data does not name this product
 )
 
 // Verdict says whether a version is affected, and why.
