@@ -49,17 +49,8 @@ func setup(b *testing.B, backend string) *env {
 	if e := envs[backend]; e != nil {
 		return e
 	}
-	if backend == "postgres" && os.Getenv("VIGIL_TEST_POSTGRES_URL") == "" {
-		b.Skip("set VIGIL_TEST_POSTGRES_URL to benchmark PostgreSQL")
-	}
 	ctx := context.Background()
-	// The store outlives this sub-benchmark: it is shared by all of them.
-	var st *store.Store
-	if backend == "postgres" {
-		st = storetest.OpenPostgres(keep{b})
-	} else {
-		st = storetest.OpenSQLite(keep{b})
-	}
+	st := openBackend(b, backend)
 	org := benchOrg(b, st)
 	e := serveSignedIn(b, st, org, httpapi.Services{Targets: st, Credentials: st, PortLists: st})
 
@@ -101,6 +92,18 @@ func setup(b *testing.B, backend string) *env {
 	}
 	envs[backend] = e
 	return e
+}
+
+// openBackend opens an empty store of backend ("sqlite" or "postgres") that
+// outlives the sub-benchmark asking for it: the benchmarks share it.
+func openBackend(b *testing.B, backend string) *store.Store {
+	if backend == "postgres" {
+		if os.Getenv("VIGIL_TEST_POSTGRES_URL") == "" {
+			b.Skip("set VIGIL_TEST_POSTGRES_URL to benchmark PostgreSQL")
+		}
+		return storetest.OpenPostgres(keep{b})
+	}
+	return storetest.OpenSQLite(keep{b})
 }
 
 // benchOrg creates the benchmark organization in st.

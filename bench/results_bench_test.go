@@ -13,8 +13,6 @@ import (
 
 	"github.com/vigilscan/vigil/httpapi"
 	"github.com/vigilscan/vigil/internal/seed"
-	"github.com/vigilscan/vigil/store"
-	"github.com/vigilscan/vigil/storetest"
 )
 
 // Results benchmark size: VIGIL_BENCH_FINDINGS findings (default 1,000,000)
@@ -47,16 +45,8 @@ func setupResults(b *testing.B, backend string) *resultsEnv {
 	if e := resultsEnvs[backend]; e != nil {
 		return e
 	}
-	if backend == "postgres" && os.Getenv("VIGIL_TEST_POSTGRES_URL") == "" {
-		b.Skip("set VIGIL_TEST_POSTGRES_URL to benchmark PostgreSQL")
-	}
 	ctx := context.Background()
-	var st *store.Store
-	if backend == "postgres" {
-		st = storetest.OpenPostgres(keep{b})
-	} else {
-		st = storetest.OpenSQLite(keep{b})
-	}
+	st := openBackend(b, backend)
 	org := benchOrg(b, st)
 	findings, hosts := resultsSize()
 	stats, err := seed.Run(ctx, st, org.ID, seed.Options{Findings: findings, Hosts: hosts, Scans: 10, FixedPerMille: 50})

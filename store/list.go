@@ -194,12 +194,17 @@ func parseBool(s string) (bool, bool) {
 // rows are read in full. q selects into rows from table, whose key is "id".
 func listPageByID[R interface{ domain() D }, D any](ctx context.Context, s *Store, q *bun.SelectQuery, rows *[]R, table string,
 	cols map[string]column, spec vigil.ListSpec, opts vigil.ListOptions) ([]D, int, error) {
-	ids, err := s.applyList(q.Column("id"), table, cols, spec, opts)
+	ids, err := s.applyFilters(q.Column("id"), table, cols, spec, opts)
 	if err != nil {
 		return nil, 0, err
 	}
-	order, _ := s.listOrder(table, cols, spec, opts)
-	page := s.db.NewSelect().Model(rows).Where("?.id IN (?)", bun.Ident(table), ids).OrderExpr(strings.Join(order, ", "))
+	order, err := s.listOrder(table, cols, spec, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	orderBy := strings.Join(order, ", ")
+	pageIDs := ids.Clone().OrderExpr(orderBy).Limit(int64(opts.PerPage)).Offset(int64(opts.Offset()))
+	page := s.db.NewSelect().Model(rows).Where("?.id IN (?)", bun.Ident(table), pageIDs).OrderExpr(orderBy)
 	var total int64
 	counted := make(chan error, 1)
 	go func() {
@@ -214,11 +219,16 @@ func listPageByID[R interface{ domain() D }, D any](ctx context.Context, s *Stor
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]D, len(*rows))
-	for i, r := range *rows {
+	return domains(*rows), int(total), nil
+}
+
+// domains converts rows to their domain values.
+func domains[R interface{ domain() D }, D any](rows []R) []D {
+	out := make([]D, len(rows))
+	for i, r := range rows {
 		out[i] = r.domain()
 	}
-	return out, int(total), nil
+	return out
 }
 
 // listPage runs a list query over rows (q selects into rows) with the
@@ -233,9 +243,5 @@ func listPage[R interface{ domain() D }, D any](ctx context.Context, s *Store, q
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]D, len(*rows))
-	for i, r := range *rows {
-		out[i] = r.domain()
-	}
-	return out, int(total), nil
+	return domains(*rows), int(total), nil
 }

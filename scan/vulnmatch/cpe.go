@@ -59,14 +59,6 @@ func (c CPE) attrs() [11]string {
 	return [11]string{c.Part, c.Vendor, c.Product, c.Version, c.Update, c.Edition, c.Language, c.SWEdition, c.TargetSW, c.TargetHW, c.Other}
 }
 
-func (c CPE) String() string {
-	a := c.attrs()
-	for i, v := range a {
-		a[i] = strings.NewReplacer(":", `\:`).Replace(v)
-	}
-	return "cpe:2.3:" + strings.Join(a[:], ":")
-}
-
 // matchAttr: ANY in the pattern matches every value, NA only NA; otherwise
 // the values are equal, or the pattern's '*' and '?' wildcards match.
 func matchAttr(pattern, value string) bool {
