@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -58,15 +59,33 @@ func LoadRecog(dir string) (*RecogDB, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("recog: no *.xml fingerprint files in %s", dir)
 	}
-	db := &RecogDB{byMatch: map[string][]recogFP{}}
+	contents := map[string][]byte{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
+		contents[filepath.Base(f)] = data
+	}
+	return ParseRecog(contents)
+}
+
+// ParseRecog builds a database from fingerprint files by name (as a feed
+// import keeps them).
+func ParseRecog(files map[string][]byte) (*RecogDB, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the first matching fingerprint wins: keep the order stable
+	db := &RecogDB{byMatch: map[string][]recogFP{}}
+	for _, name := range names {
 		var doc xmlFingerprints
-		if err := xml.Unmarshal(data, &doc); err != nil {
-			return nil, fmt.Errorf("recog: %s: %w", filepath.Base(f), err)
+		if err := xml.Unmarshal(files[name], &doc); err != nil {
+			return nil, fmt.Errorf("recog: %s: %w", name, err)
+		}
+		if doc.Matches == "" {
+			return nil, fmt.Errorf("recog: %s: not a fingerprints file (no matches attribute)", name)
 		}
 		for _, fp := range doc.Fingerprints {
 			prefix := ""

@@ -86,3 +86,13 @@ func DebianVerdict(release string, r TrackerRelease, installed string) (Verdict,
 	}
 	return v, fmt.Errorf("tracker status %q is not resolved, open or undetermined", r.Status)
 }
+
+// TrackerEntry is one (source package, CVE, release) row of the tracker.
+type TrackerEntry struct {
+	Source      string `json:"source"` // Debian source package
+	CVE         string `json:"cve"`    // CVE id (or the tracker's TEMP- id)
+	Release     string `json:"release"`
+	Description string `json:"description,omitempty"`
+	DebianBug   int    `json:"debianbug,omitempty"`
+	TrackerRelease
+}

@@ -10,6 +10,7 @@ import (
 // source package that ships it.
 type Product struct {
 	Name         string
+	Aliases      []string // lower-case substrings of the product names service detection reports
 	CPEs         []string // vendor:product
 	DebianSource string
 	SWEdition    string // of the build we meet (nginx: open_source); NA otherwise
@@ -20,22 +21,22 @@ type Product struct {
 
 // Products are the products the matcher knows by name.
 var Products = []Product{
-	{Name: "OpenSSH", CPEs: []string{"openbsd:openssh"}, DebianSource: "openssh", splitUpdate: regexp.MustCompile(`^(\d+(?:\.\d+)*)(p\d+)$`)},
-	{Name: "nginx", CPEs: []string{"f5:nginx", "f5:nginx_open_source", "nginx:nginx"}, DebianSource: "nginx", SWEdition: "open_source"},
-	{Name: "Apache httpd", CPEs: []string{"apache:http_server"}, DebianSource: "apache2"},
-	{Name: "vsftpd", CPEs: []string{"vsftpd_project:vsftpd", "beasts:vsftpd"}, DebianSource: "vsftpd"},
-	{Name: "ProFTPD", CPEs: []string{"proftpd:proftpd", "proftpd_project:proftpd"}, DebianSource: "proftpd-dfsg"},
-	{Name: "Redis", CPEs: []string{"redis:redis", "redislabs:redis"}, DebianSource: "redis"},
-	{Name: "PostgreSQL", CPEs: []string{"postgresql:postgresql"}, DebianSource: "postgresql-15"},
-	{Name: "MariaDB", CPEs: []string{"mariadb:mariadb"}, DebianSource: "mariadb"},
-	{Name: "memcached", CPEs: []string{"memcached:memcached", "memcachedb:memcached"}, DebianSource: "memcached"},
-	{Name: "OpenSSL", CPEs: []string{"openssl:openssl"}, DebianSource: "openssl"},
-	{Name: "Samba", CPEs: []string{"samba:samba"}, DebianSource: "samba"},
-	{Name: "Net-SNMP", CPEs: []string{"net-snmp:net-snmp"}, DebianSource: "net-snmp"},
-	{Name: "Exim", CPEs: []string{"exim:exim"}, DebianSource: "exim4"},
-	{Name: "Postfix", CPEs: []string{"postfix:postfix"}, DebianSource: "postfix"},
-	{Name: "Dovecot", CPEs: []string{"dovecot:dovecot"}, DebianSource: "dovecot"},
-	{Name: "BIND", CPEs: []string{"isc:bind"}, DebianSource: "bind9"},
+	{Name: "OpenSSH", Aliases: []string{"openssh"}, CPEs: []string{"openbsd:openssh"}, DebianSource: "openssh", splitUpdate: regexp.MustCompile(`^(\d+(?:\.\d+)*)(p\d+)$`)},
+	{Name: "nginx", Aliases: []string{"nginx"}, CPEs: []string{"f5:nginx", "f5:nginx_open_source", "nginx:nginx"}, DebianSource: "nginx", SWEdition: "open_source"},
+	{Name: "Apache httpd", Aliases: []string{"apache httpd", "apache/"}, CPEs: []string{"apache:http_server"}, DebianSource: "apache2"},
+	{Name: "vsftpd", Aliases: []string{"vsftpd"}, CPEs: []string{"vsftpd_project:vsftpd", "beasts:vsftpd"}, DebianSource: "vsftpd"},
+	{Name: "ProFTPD", Aliases: []string{"proftpd"}, CPEs: []string{"proftpd:proftpd", "proftpd_project:proftpd"}, DebianSource: "proftpd-dfsg"},
+	{Name: "Redis", Aliases: []string{"redis"}, CPEs: []string{"redis:redis", "redislabs:redis"}, DebianSource: "redis"},
+	{Name: "PostgreSQL", Aliases: []string{"postgresql"}, CPEs: []string{"postgresql:postgresql"}, DebianSource: "postgresql-15"},
+	{Name: "MariaDB", Aliases: []string{"mariadb"}, CPEs: []string{"mariadb:mariadb"}, DebianSource: "mariadb"},
+	{Name: "memcached", Aliases: []string{"memcached"}, CPEs: []string{"memcached:memcached", "memcachedb:memcached"}, DebianSource: "memcached"},
+	{Name: "OpenSSL", Aliases: []string{"openssl"}, CPEs: []string{"openssl:openssl"}, DebianSource: "openssl"},
+	{Name: "Samba", Aliases: []string{"samba"}, CPEs: []string{"samba:samba"}, DebianSource: "samba"},
+	{Name: "Net-SNMP", Aliases: []string{"net-snmp"}, CPEs: []string{"net-snmp:net-snmp"}, DebianSource: "net-snmp"},
+	{Name: "Exim", Aliases: []string{"exim"}, CPEs: []string{"exim:exim"}, DebianSource: "exim4"},
+	{Name: "Postfix", Aliases: []string{"postfix"}, CPEs: []string{"postfix:postfix"}, DebianSource: "postfix"},
+	{Name: "Dovecot", Aliases: []string{"dovecot"}, CPEs: []string{"dovecot:dovecot"}, DebianSource: "dovecot"},
+	{Name: "BIND", Aliases: []string{"bind", "isc bind"}, CPEs: []string{"isc:bind"}, DebianSource: "bind9"},
 }
 
 // ProductByDebianSource finds a product by its Debian source package.
