@@ -162,7 +162,8 @@ type Finding struct {
 	CVSSVector     string
 	QoD            int // quality of detection (confidence), 0-100
 	PCIFail        bool
-	KEV            bool
+	KEV            bool    // the CVE is in CISA's Known Exploited Vulnerabilities
+	EPSS           float64 // the CVE's EPSS probability of exploitation, 0-1
 	Description    string
 	Solution       string
 	Evidence       string
@@ -230,8 +231,10 @@ type FindingResult struct {
 	Family      string
 	Severity    float64
 	CVSSVector  string
-	QoD         int
+	QoD         int // confidence 0-100
 	PCIFail     bool
+	KEV         bool
+	EPSS        float64
 	Description string
 	Solution    string
 	Evidence    string
@@ -276,11 +279,11 @@ var FindingList = ListSpec{
 		"severity": FilterSeverity, "cvss_min": FilterMin, "cvss_max": FilterMax,
 		"status": FilterExact, "host_id": FilterExact, "ip": FilterExact, "port": FilterExact, "protocol": FilterExact,
 		"cve": FilterExact, "nvt": FilterExact, "scan_id": FilterExact, "kev": FilterBool, "pci_fail": FilterBool,
-		"name": FilterText, "id": FilterExact,
+		"name": FilterText, "id": FilterExact, "epss_min": FilterMin, "confidence_min": FilterMin,
 		"first_seen_after": FilterAfter, "first_seen_before": FilterBefore,
 		"last_seen_after": FilterAfter, "last_seen_before": FilterBefore,
 	},
-	Sorts:       []string{"severity", "name", "ip", "port", "first_seen_at", "last_seen_at", "status"},
+	Sorts:       []string{"severity", "name", "ip", "port", "first_seen_at", "last_seen_at", "status", "epss"},
 	DefaultSort: []Sort{{Column: "severity", Desc: true}},
 	DateColumn:  "last_seen_at",
 }

@@ -130,7 +130,12 @@ func readHead(path string, n int) ([]byte, error) {
 // ImportFiles loads files of one source in one transaction. A failure
 // leaves the source as it was and is recorded in its status.
 func (im *Importer) ImportFiles(ctx context.Context, source string, files []string) (*Result, error) {
-	return im.importSource(ctx, source, files, "", func(tx Tx, res *Result) error {
+	return im.importSource(ctx, source, files, "", im.fillFrom(ctx, source, files))
+}
+
+// fillFrom imports files into a source's transaction.
+func (im *Importer) fillFrom(ctx context.Context, source string, files []string) func(Tx, *Result) error {
+	return func(tx Tx, res *Result) error {
 		for i, path := range files {
 			if err := im.importFile(ctx, tx, source, path, res); err != nil {
 				return fmt.Errorf("%s: %w", filepath.Base(path), err)
@@ -138,7 +143,7 @@ func (im *Importer) ImportFiles(ctx context.Context, source string, files []stri
 			im.Progress.report(source, "files", int64(i+1), int64(len(files)))
 		}
 		return nil
-	})
+	}
 }
 
 // importSource runs fill in the source's transaction and sets its status;
@@ -305,7 +310,7 @@ func (im *Importer) importReader(ctx context.Context, tx Tx, source, name string
 			return err
 		}
 		res.Records += db.Count()
-		res.Version = "recog"
+		res.Version = fmt.Sprintf("%d fingerprints", res.Records)
 	default:
 		return fmt.Errorf("unknown feed source %q", source)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,8 @@ type HealthOutput struct {
 		Status  string `json:"status" example:"ok"`
 		Version string `json:"version" example:"1.0.0"`
 		Detail  string `json:"detail,omitempty"`
+		// Feeds is in /readyz only: what vulnerability data is loaded.
+		Feeds []FeedJSON `json:"feeds,omitempty" doc:"Vulnerability intelligence loaded (readyz only)"`
 	}
 }
 
@@ -36,6 +39,28 @@ func (s *Server) handleReadyz(ctx context.Context, _ *struct{}) (*HealthOutput, 
 	}
 	out := &HealthOutput{}
 	out.Body.Status, out.Body.Version = "ok", vigil.Version
+	// Missing feeds do not make the server unready (scans still find
+	// exposures and check results); the detail says what is missing.
+	feeds, err := s.feedStatuses(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "feed status", "err", err)
+		out.Body.Detail = "feed status unavailable"
+		return out, nil
+	}
+	out.Body.Feeds = feeds
+	loaded := map[string]bool{}
+	for _, f := range feeds {
+		loaded[f.Source] = f.LastSyncAt != nil
+	}
+	var missing []string
+	for _, src := range []string{vigil.FeedNVD, vigil.FeedKEV, vigil.FeedEPSS, vigil.FeedDebian} {
+		if !loaded[src] {
+			missing = append(missing, src)
+		}
+	}
+	if len(missing) > 0 {
+		out.Body.Detail = "feeds not loaded: " + strings.Join(missing, ", ") + " (run vigil feeds sync, or vigil feeds import DIR); CVE matching is limited until then"
+	}
 	return out, nil
 }
 

@@ -85,6 +85,9 @@ func (s *Server) routes() {
 	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/pci_compliant", "vulnerabilities-pci-compliant", "Vulnerabilities", "PCI Compliant (widget)"), s.handleVulnerabilityPCI)
 	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/{id}", "show-vulnerability", "Vulnerabilities", "Vulnerability details"), s.handleVulnerabilityShow)
 
+	// Vulnerability intelligence (not in the CG docs).
+	huma.Register(api, op(http.MethodGet, "/v2/feeds", "list-feeds", "Feeds", "Feed status: source, version, record count, last sync"), s.handleFeedList)
+
 	// Hosts (CG §3.12).
 	huma.Register(api, list(op(http.MethodGet, "/v2/hosts", "list-hosts", "Hosts", "List of hosts"), vigil.HostList), s.handleHostList)
 	huma.Register(api, op(http.MethodGet, "/v2/hosts/most_vulnerable", "most-vulnerable-hosts", "Hosts", "List of most vulnerable hosts"), s.handleHostMostVulnerable)

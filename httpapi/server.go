@@ -65,6 +65,7 @@ type Services struct {
 	PortLists   vigil.PortListService
 	Scans       vigil.ScanService
 	Results     vigil.ResultService
+	Feeds       vigil.FeedService
 	// OnScanStart, when set, is called after a run was requested (it wakes
 	// the in-process scanner node).
 	OnScanStart func()

@@ -286,6 +286,10 @@ func (r *runner) handle(ev scan.Event) {
 				b.Hosts = append(b.Hosts, h)
 			}
 		}
+	case scan.EventFinding:
+		if ev.Finding != nil {
+			b.Findings = append(b.Findings, *ev.Finding)
+		}
 	case scan.EventHostDone:
 		h, ok := r.hosts[ev.Host]
 		if !ok {

@@ -58,8 +58,29 @@ type Config struct {
 	// nil with ServiceDetection set reports only port-based guesses.
 	DetectService func(ctx context.Context, d Dialer, addr netip.Addr, port int) (*Service, error)
 
+	// Checks run on each host after its service detection and report
+	// findings (scan/checks provides them); nil runs none.
+	Checks func(ctx context.Context, d Dialer, h HostServices, report func(vigil.FindingResult))
+	// CheckTimeout bounds one host's checks together (0: no bound besides HostTimeout).
+	CheckTimeout time.Duration
+
 	ProgressEvery time.Duration // progress event period; 0 = none
 	Now           func() time.Time
+}
+
+// HostServices is a host with the services detection found on it: what
+// its checks start from.
+type HostServices struct {
+	Addr     netip.Addr
+	Hostname string
+	Services []PortService
+}
+
+// PortService is one open port's service.
+type PortService struct {
+	Port     int
+	Protocol string // tcp, udp
+	Service  *Service
 }
 
 // DefaultConfig returns the defaults: Common TCP, ICMP + TCP ping, 5,000

@@ -243,7 +243,10 @@ func (e *engine) scanHost(ctx context.Context, t target) {
 		}
 	}
 	if e.cfg.ServiceDetection && ctx.Err() == nil {
-		e.detectServices(ctx, t, open, udp)
+		services := e.detectServices(ctx, t, open, udp)
+		if e.cfg.Checks != nil && ctx.Err() == nil {
+			e.runChecks(ctx, HostServices{Addr: t.addr, Hostname: t.hostname, Services: services})
+		}
 	}
 	sum.Duration = e.cfg.Now().Sub(start)
 	e.emit(ctx, Event{Type: EventHostDone, Host: t.addr, Hostname: t.hostname, Summary: sum})
@@ -270,4 +273,17 @@ func (e *engine) scanPorts(ctx context.Context, t target, est *rttEstimator,
 		e.emit(ctx, Event{Type: EventWarning, Host: t.addr, Hostname: t.hostname, Message: "SYN scan unavailable (" + err.Error() + "); using connect scan"})
 	}
 	return e.scanTCP(ctx, t, e.ports, est, onOpen)
+}
+
+// runChecks runs the configured checks on a host and reports their findings.
+func (e *engine) runChecks(ctx context.Context, h HostServices) {
+	if e.cfg.CheckTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.CheckTimeout)
+		defer cancel()
+	}
+	e.cfg.Checks(ctx, e.dialer, h, func(f vigil.FindingResult) {
+		f.Address = h.Addr
+		e.emit(ctx, Event{Type: EventFinding, Host: h.Addr, Hostname: h.Hostname, Port: f.Port, Protocol: f.Protocol, Finding: &f})
+	})
 }

@@ -8,6 +8,8 @@ package scan
 import (
 	"net/netip"
 	"time"
+
+	"github.com/vigilscan/vigil"
 )
 
 // EventType names what an Event reports.
@@ -20,6 +22,7 @@ const (
 	EventHostDown       EventType = "host_down"       // nothing answered (Reason says what was tried)
 	EventPort           EventType = "port"            // an open (or open|filtered UDP) port
 	EventService        EventType = "service"         // what runs on an open port
+	EventFinding        EventType = "finding"         // a check or CVE match found something (Finding)
 	EventHostUnreliable EventType = "host_unreliable" // every port answers: a SYN proxy or similar; ports not reported
 	EventHostDone       EventType = "host_done"       // the host is finished; Summary counts its ports
 	EventRefused        EventType = "refused"         // an address outside the scope guard: nothing was sent
@@ -42,19 +45,20 @@ const (
 
 // Event is one thing the engine reports. Which fields are set depends on Type.
 type Event struct {
-	Type     EventType     `json:"type"`
-	Time     time.Time     `json:"time"`
-	Host     netip.Addr    `json:"host,omitzero"`
-	Hostname string        `json:"hostname,omitempty"`
-	Port     int           `json:"port,omitempty"`
-	Protocol string        `json:"protocol,omitempty"` // tcp or udp
-	State    PortState     `json:"state,omitempty"`
-	Reason   string        `json:"reason,omitempty"` // syn-ack, conn-refused, echo-reply, no-response, ...
-	RTT      time.Duration `json:"rtt_ns,omitempty"`
-	Service  *Service      `json:"service,omitempty"`
-	Summary  *HostSummary  `json:"summary,omitempty"`
-	Progress *Progress     `json:"progress,omitempty"`
-	Message  string        `json:"message,omitempty"`
+	Type     EventType            `json:"type"`
+	Time     time.Time            `json:"time"`
+	Host     netip.Addr           `json:"host,omitzero"`
+	Hostname string               `json:"hostname,omitempty"`
+	Port     int                  `json:"port,omitempty"`
+	Protocol string               `json:"protocol,omitempty"` // tcp or udp
+	State    PortState            `json:"state,omitempty"`
+	Reason   string               `json:"reason,omitempty"` // syn-ack, conn-refused, echo-reply, no-response, ...
+	RTT      time.Duration        `json:"rtt_ns,omitempty"`
+	Service  *Service             `json:"service,omitempty"`
+	Summary  *HostSummary         `json:"summary,omitempty"`
+	Progress *Progress            `json:"progress,omitempty"`
+	Finding  *vigil.FindingResult `json:"finding,omitempty"`
+	Message  string               `json:"message,omitempty"`
 }
 
 // Service is what service detection found on a port.

@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"context"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,14 +50,17 @@ func PlainName(name string) string {
 func WellKnownService(port int) string { return wellKnown[port] }
 
 // detectServices identifies what runs on the open ports of t.
-func (e *engine) detectServices(ctx context.Context, t target, tcpOpen []int, udp []udpResult) {
+func (e *engine) detectServices(ctx context.Context, t target, tcpOpen []int, udp []udpResult) []PortService {
+	var mu sync.Mutex
+	var found []PortService
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for _, port := range tcpOpen {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			return
+			wg.Wait()
+			return found
 		}
 		wg.Add(1)
 		go func() {
@@ -79,6 +83,9 @@ func (e *engine) detectServices(ctx context.Context, t target, tcpOpen []int, ud
 				}
 			}
 			e.emit(ctx, Event{Type: EventService, Host: t.addr, Hostname: t.hostname, Port: port, Protocol: "tcp", Service: svc})
+			mu.Lock()
+			found = append(found, PortService{Port: port, Protocol: "tcp", Service: svc})
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
@@ -88,7 +95,15 @@ func (e *engine) detectServices(ctx context.Context, t target, tcpOpen []int, ud
 		}
 		svc := identifyUDP(u.port, u.response)
 		e.emit(ctx, Event{Type: EventService, Host: t.addr, Hostname: t.hostname, Port: u.port, Protocol: "udp", Service: svc})
+		found = append(found, PortService{Port: u.port, Protocol: "udp", Service: svc})
 	}
+	sort.Slice(found, func(i, j int) bool {
+		if found[i].Protocol != found[j].Protocol {
+			return found[i].Protocol < found[j].Protocol
+		}
+		return found[i].Port < found[j].Port
+	})
+	return found
 }
 
 // identifyUDP names a UDP service from the answer to its payload.

@@ -17,6 +17,7 @@ var findingColumns = map[string]column{
 	"first_seen_after": {expr: "first_seen_at"}, "first_seen_before": {expr: "first_seen_at"},
 	"last_seen_after": {expr: "last_seen_at"}, "last_seen_before": {expr: "last_seen_at"},
 	"first_seen_at": {expr: "first_seen_at"}, "last_seen_at": {expr: "last_seen_at"},
+	"epss": {expr: "epss"}, "epss_min": {expr: "epss"}, "confidence_min": {expr: "qod"},
 }
 
 // FindFindings lists the findings of orgID, of one scan when scanID is set.

@@ -125,6 +125,7 @@ type findingRow struct {
 	QoD            int        `bun:"qod"`
 	PCIFail        bool       `bun:"pci_fail"`
 	KEV            bool       `bun:"kev"`
+	EPSS           float64    `bun:"epss"`
 	Description    string     `bun:"description"`
 	Solution       string     `bun:"solution"`
 	Evidence       string     `bun:"evidence"`
@@ -145,7 +146,7 @@ func (r *findingRow) domain() *vigil.Finding {
 	return &vigil.Finding{ID: r.ID, OrganizationID: r.OrganizationID, ScanID: r.ScanID, HostID: r.HostID, IP: r.IP,
 		Hostname: r.Hostname, Port: r.Port, Protocol: r.Protocol, CheckID: r.CheckID, CVE: r.CVE, Name: r.Name,
 		Family: r.Family, Severity: r.Severity, CVSSVector: r.CVSSVector, QoD: r.QoD, PCIFail: r.PCIFail, KEV: r.KEV,
-		Description: r.Description, Solution: r.Solution, Evidence: r.Evidence, Status: vigil.FindingStatus(r.Status),
+		EPSS: r.EPSS, Description: r.Description, Solution: r.Solution, Evidence: r.Evidence, Status: vigil.FindingStatus(r.Status),
 		FirstSeenAt: r.FirstSeenAt, LastSeenAt: r.LastSeenAt, FixedAt: r.FixedAt, FirstRunID: r.FirstRunID,
 		LastRunID: r.LastRunID, FixedRunID: r.FixedRunID, Change: vigil.FindingChange(r.Change)}
 }
@@ -405,7 +406,7 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 			rows = append(rows, r)
 		}
 		r.Port, r.Protocol, r.CheckID, r.CVE, r.Name, r.Family = f.Port, f.Protocol, f.CheckID, f.CVE, f.Name, f.Family
-		r.Severity, r.CVSSVector, r.QoD, r.PCIFail = f.Severity, f.CVSSVector, f.QoD, f.PCIFail
+		r.Severity, r.CVSSVector, r.QoD, r.PCIFail, r.KEV, r.EPSS = f.Severity, f.CVSSVector, f.QoD, f.PCIFail, f.KEV, f.EPSS
 		r.Description, r.Solution, r.Evidence = f.Description, f.Solution, f.Evidence
 		r.LastSeenAt, r.LastRunID, r.UpdatedAt = now, run.ID, now
 		hostSet[hostID], keySet[k.dedup] = true, true
@@ -474,7 +475,7 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 
 	q := tx.NewInsert().Model(&rows).On("CONFLICT (scan_id, host_id, dedup_key) DO UPDATE")
 	for _, c := range []string{"port", "protocol", "check_id", "cve", "name", "family", "severity", "cvss_vector", "qod",
-		"pci_fail", "description", "solution", "evidence", "status", "last_seen_at", "last_run_id", "updated_at"} {
+		"pci_fail", "kev", "epss", "description", "solution", "evidence", "status", "last_seen_at", "last_run_id", "updated_at"} {
 		q = q.Set(c + " = EXCLUDED." + c)
 	}
 	if _, err := q.Set("fixed_at = NULL").Set("fixed_run_id = NULL").Exec(ctx); err != nil {

@@ -603,9 +603,10 @@ func testSystem(t *testing.T, ts *testServer) {
 	r := c.do("GET", "/healthz", nil)
 	mustStatus(t, r, 200, "healthz")
 	r = c.do("GET", "/readyz", nil)
-	if r.Status != 200 || r.Body["status"] != "ok" {
-		t.Errorf("readyz: %s", r.Raw)
+	if r.Status != 200 || r.Body["status"] != "ok" || !strings.Contains(fmt.Sprint(r.Body["detail"]), "feeds not loaded: nvd, kev, epss, debian") {
+		t.Errorf("readyz before any feed import: %s", r.Raw)
 	}
+	testFeeds(t, ts)
 	resp, err := httpGet(ts.url + "/metrics")
 	if err != nil || !strings.Contains(resp, `vigil_http_requests_total{method="GET",route="GET /v2/targets",status="200"}`) ||
 		!strings.Contains(resp, "vigil_http_request_duration_seconds_bucket") {
@@ -614,5 +615,37 @@ func testSystem(t *testing.T, ts *testServer) {
 	page, err := httpGet(ts.url + "/v2/docs")
 	if err != nil || !strings.Contains(page, "/v2/targets/calculate_hosts") || !strings.Contains(page, "Port Lists") {
 		t.Errorf("docs page: %v", err)
+	}
+}
+
+// testFeeds imports two small feeds with the CLI into the running server's
+// database and reads their status through /v2/feeds and /readyz.
+func testFeeds(t *testing.T, ts *testServer) {
+	dir := t.TempDir()
+	writeFile(t, dir, "kev.json", `{"title": "CISA Catalog of Known Exploited Vulnerabilities", "catalogVersion": "2026.11.20",
+		"dateReleased": "2026-11-20T17:00:00.000Z", "count": 1, "vulnerabilities": [{"cveID": "CVE-2024-6387", "vendorProject": "OpenBSD",
+		"product": "OpenSSH", "vulnerabilityName": "test entry", "dateAdded": "2026-11-20"}]}`)
+	writeFile(t, dir, "epss_scores-current.csv", "#model_version:v2026.06.15,score_date:2026-11-20T00:00:00Z\ncve,epss,percentile\nCVE-2024-6387,0.5,0.97\n")
+	out, err := runCLI(t, ts.args("feeds", "import", "--no-progress", dir)...)
+	if err != nil || !strings.Contains(out, "kev           1 file(s), 1 record(s) read, 1 stored, version 2026.11.20") {
+		t.Fatalf("feeds import: %v\n%s", err, out)
+	}
+	anon := &client{ts: ts}
+	mustStatus(t, anon.do("GET", "/v2/feeds", nil), 401, "feeds without credentials")
+	c := ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	r := c.do("GET", "/v2/feeds", nil)
+	mustStatus(t, r, 200, "list feeds")
+	got := map[string]map[string]any{}
+	for _, f := range r.list() {
+		got[f["source"].(string)] = f
+	}
+	if len(got) != 2 || got["kev"]["version"] != "2026.11.20" || got["kev"]["records"] != float64(1) || got["kev"]["last_sync_at"] == nil ||
+		got["epss"]["version"] != "v2026.06.15 2026-11-20T00:00:00Z" {
+		t.Errorf("feeds: %s", r.Raw)
+	}
+	r = anon.do("GET", "/readyz", nil)
+	feeds, _ := r.Body["feeds"].([]any)
+	if r.Status != 200 || len(feeds) != 2 || !strings.Contains(fmt.Sprint(r.Body["detail"]), "feeds not loaded: nvd, debian") {
+		t.Errorf("readyz after importing KEV and EPSS: %s", r.Raw)
 	}
 }

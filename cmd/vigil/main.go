@@ -28,6 +28,7 @@ type CLI struct {
 	Serve   ServeCmd   `cmd:"" help:"Run the API server."`
 	Scan    ScanCmd    `cmd:"" help:"Scan hosts from the command line (like nmap)."`
 	Migrate MigrateCmd `cmd:"" help:"Apply or inspect database migrations."`
+	Feeds   FeedsCmd   `cmd:"" help:"Import and sync vulnerability intelligence (NVD, KEV, EPSS, Debian tracker, Recog)."`
 	Admin   AdminCmd   `cmd:"" help:"Administrative tasks."`
 	Dev     DevCmd     `cmd:"" help:"Developer tools."`
 	Version VersionCmd `cmd:"" help:"Print the version."`

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 	"github.com/vigilscan/vigil/httpapi"
 	"github.com/vigilscan/vigil/node"
 	"github.com/vigilscan/vigil/scan"
+	"github.com/vigilscan/vigil/scan/checks"
 	"github.com/vigilscan/vigil/scan/fingerprint"
 	"github.com/vigilscan/vigil/store"
 )
@@ -42,11 +44,14 @@ type NodeFlags struct {
 	RunLease     time.Duration `help:"A run whose node is silent this long ends Interrupted (results so far are kept)." default:"30s" env:"VIGIL_RUN_LEASE"`
 	ScanAllow    string        `help:"Scope guard of the scanner: only these CIDRs may be probed (default: anything a target names)." env:"VIGIL_SCAN_ALLOW" placeholder:"CIDRS"`
 	ScanRate     int           `help:"Probes per second per run." default:"5000" env:"VIGIL_SCAN_RATE"`
-	Fingerprints string        `help:"Directory of Rapid7 Recog XML fingerprints to widen service detection." env:"VIGIL_FINGERPRINTS" placeholder:"DIR"`
+	Fingerprints string        `help:"Directory of Rapid7 Recog XML fingerprints to widen service detection (default: those imported with vigil feeds)." env:"VIGIL_FINGERPRINTS" placeholder:"DIR"`
+	NoChecks     bool          `help:"Run no vulnerability checks or CVE matching after service detection." env:"VIGIL_NO_CHECKS"`
 }
 
 // engine returns how the node turns a run's config into the engine's.
-func (f *NodeFlags) engine(g *Globals) (func(vigil.RunConfig) (scan.Config, error), error) {
+// The imported feeds (st) give Recog fingerprints when no directory is set,
+// and the CVE data the checks match versions against.
+func (f *NodeFlags) engine(ctx context.Context, g *Globals, st *store.Store) (func(vigil.RunConfig) (scan.Config, error), error) {
 	scope, err := scan.ParseScope(f.ScanAllow)
 	if err != nil {
 		return nil, fmt.Errorf("--scan-allow: %w", err)
@@ -58,14 +63,29 @@ func (f *NodeFlags) engine(g *Globals) (func(vigil.RunConfig) (scan.Config, erro
 			return nil, err
 		}
 		opts = append(opts, fingerprint.WithRecog(db))
+	} else if files, err := st.RecogFiles(ctx); err != nil {
+		return nil, err
+	} else if len(files) > 0 {
+		db, err := fingerprint.ParseRecog(files)
+		if err != nil {
+			return nil, fmt.Errorf("imported recog fingerprints: %w", err)
+		}
+		opts = append(opts, fingerprint.WithRecog(db))
+		g.Log.Info("recog fingerprints from the imported feed", "count", db.Count())
 	}
 	detector := fingerprint.New(opts...)
+	runner := &checks.Runner{Intel: st, OnError: func(addr netip.Addr, port int, id string, err error) {
+		g.Log.Debug("check undecided", "host", addr, "port", port, "check", id, "err", err)
+	}}
 	return func(rc vigil.RunConfig) (scan.Config, error) {
 		cfg := scan.DefaultConfig()
 		cfg.Hosts, cfg.ExcludeHosts, cfg.Ports, cfg.AliveTest = rc.Hosts, rc.ExcludeHosts, rc.Ports, vigil.AliveTest(rc.AliveTest)
 		cfg.Scope, cfg.Rate, cfg.ProgressEvery = scope, f.ScanRate, time.Second
 		if rc.ServiceDetection {
 			cfg.ServiceDetection, cfg.DetectService = true, detector.Detect
+			if !f.NoChecks {
+				cfg.Checks, cfg.CheckTimeout = runner.Run, 2*time.Minute
+			}
 		}
 		return cfg, nil
 	}, nil
@@ -128,7 +148,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	cfg.PasswordHasher = func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultArgon2) }
 	cfg.PasswordVerifier = auth.VerifyPassword
 	cfg.BurnPasswordCheck = auth.BurnPasswordCheck
-	engine, err := c.engine(g)
+	engine, err := c.engine(ctx, g, st)
 	if err != nil {
 		return err
 	}
@@ -138,7 +158,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 			Log: g.Log.With("component", "scanner")}, st, st)
 	}
 	services := httpapi.Services{
-		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st, Results: st,
+		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st, Results: st, Feeds: st,
 		Ready: func(ctx context.Context) error { return ready(ctx, st) },
 	}
 	if nd != nil {
