@@ -32,7 +32,9 @@ var weakSSH = []struct {
 		}},
 	{"vigil.ssh-weak-hostkey", "SSH weak host key algorithms", "host key algorithms with DSA keys or SHA-1 signatures",
 		"Remove ssh-dss and ssh-rsa (SHA-1) from HostKeyAlgorithms; offer rsa-sha2-256/512, ecdsa or ed25519 keys.", 1,
-		func(a string) bool { return a == "ssh-dss" || a == "ssh-rsa" || strings.HasPrefix(a, "ssh-dss-cert") || a == "ssh-rsa-cert-v01@openssh.com" }},
+		func(a string) bool {
+			return a == "ssh-dss" || a == "ssh-rsa" || strings.HasPrefix(a, "ssh-dss-cert") || a == "ssh-rsa-cert-v01@openssh.com"
+		}},
 	{"vigil.ssh-weak-cipher", "SSH weak encryption algorithms", "CBC-mode, RC4 or no encryption",
 		"Offer only chacha20-poly1305@openssh.com, aes*-gcm@openssh.com and aes*-ctr in Ciphers.", 2,
 		func(a string) bool {
