@@ -174,11 +174,19 @@ func (t *feedTx) PutCVEs(ctx context.Context, cves []*vulnmatch.CVE) error {
 	if len(cves) == 0 {
 		return nil
 	}
-	rows := make([]*cveRow, 0, len(cves))
+	// The same record twice in one batch: the later one wins.
+	byID := make(map[string]*vulnmatch.CVE, len(cves))
 	ids := make([]string, 0, len(cves))
-	var products []*cveProductRow
-	seen := map[string]int{}
 	for _, c := range cves {
+		if _, dup := byID[c.ID]; !dup {
+			ids = append(ids, c.ID)
+		}
+		byID[c.ID] = c
+	}
+	rows := make([]*cveRow, 0, len(ids))
+	var products []*cveProductRow
+	for _, id := range ids {
+		c := byID[id]
 		cfg, err := json.Marshal(c.Configurations)
 		if err != nil {
 			return err
@@ -187,25 +195,12 @@ func (t *feedTx) PutCVEs(ctx context.Context, cves []*vulnmatch.CVE) error {
 		if err != nil {
 			return err
 		}
-		r := &cveRow{ID: c.ID, Status: c.Status, Published: timePtr(c.Published), LastModified: timePtr(c.LastModified),
+		rows = append(rows, &cveRow{ID: c.ID, Status: c.Status, Published: timePtr(c.Published), LastModified: timePtr(c.LastModified),
 			Description: c.Description, Score: c.Score, Vector: c.Vector, CVSSVersion: c.CVSSVersion, Assessed: c.Assessed(),
-			NVDKEV: c.KEV, Configurations: string(cfg), Refs: string(refs)}
-		if i, dup := seen[c.ID]; dup {
-			rows[i] = r // the same record twice in one batch: the later one wins
-			continue
-		}
-		seen[c.ID] = len(rows)
-		rows = append(rows, r)
-		ids = append(ids, c.ID)
-	}
-	for _, r := range rows {
-		var c vulnmatch.CVE
-		if err := json.Unmarshal([]byte(r.Configurations), &c.Configurations); err != nil {
-			return err
-		}
+			NVDKEV: c.KEV, Configurations: string(cfg), Refs: string(refs)})
 		for _, vp := range c.VulnerableProducts() {
 			vendor, product, _ := strings.Cut(vp, ":")
-			products = append(products, &cveProductRow{Vendor: vendor, Product: product, CVEID: r.ID})
+			products = append(products, &cveProductRow{Vendor: vendor, Product: product, CVEID: id})
 		}
 	}
 	q := t.tx.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE")

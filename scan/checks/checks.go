@@ -51,6 +51,35 @@ type Target struct {
 	Dialer   scan.Dialer
 	Now      time.Time
 	Timeout  time.Duration // per network exchange
+
+	mu    sync.Mutex
+	memos map[string]*memo
+}
+
+// memo is one shared exchange's outcome.
+type memo struct {
+	once sync.Once
+	val  any
+	err  error
+}
+
+// shared runs fetch once per key for all the checks of a host: several
+// checks judge the same answer (GET /, a certificate, an SSH KEXINIT), and
+// the service is asked once.
+func shared[T any](t *Target, key string, fetch func() (T, error)) (T, error) {
+	t.mu.Lock()
+	if t.memos == nil {
+		t.memos = map[string]*memo{}
+	}
+	m := t.memos[key]
+	if m == nil {
+		m = &memo{}
+		t.memos[key] = m
+	}
+	t.mu.Unlock()
+	m.once.Do(func() { m.val, m.err = fetch() })
+	v, _ := m.val.(T)
+	return v, m.err
 }
 
 // Dial opens a connection to the target's port (network "tcp" or "udp").

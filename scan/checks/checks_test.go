@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,24 @@ func lineServer(t *testing.T, greeting string, reply func(line string) string) i
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveConns(t, ln, func(c net.Conn) {
+		if greeting != "" {
+			c.Write([]byte(greeting + "\r\n"))
+		}
+		r := bufio.NewReader(c)
+		for i := 0; i < 20; i++ {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			c.Write([]byte(reply(strings.TrimRight(l, "\r\n"))))
+		}
+	})
+}
+
+// serveConns hands each connection of ln to handle (with a deadline, closed
+// after) until the test ends, and returns ln's port.
+func serveConns(t *testing.T, ln net.Listener, handle func(net.Conn)) int {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -35,17 +54,7 @@ func lineServer(t *testing.T, greeting string, reply func(line string) string) i
 			go func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if greeting != "" {
-					c.Write([]byte(greeting + "\r\n"))
-				}
-				r := bufio.NewReader(c)
-				for i := 0; i < 20; i++ {
-					l, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					c.Write([]byte(reply(strings.TrimRight(l, "\r\n"))))
-				}
+				handle(c)
 			}()
 		}
 	}()
@@ -86,7 +95,11 @@ func svc(port int, name string) scan.PortService {
 }
 
 func TestChecksFireOnVulnerableAndStaySilentOnSafe(t *testing.T) {
+	var gets atomic.Int32
 	vulnHTTP := httpServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			gets.Add(1)
+		}
 		w.Header().Set("Server", "nginx/1.22.1")
 		if r.Method == "TRACE" {
 			w.Write([]byte("TRACE " + r.URL.Path + " HTTP/1.1\r\nHost: x\r\n"))
@@ -152,6 +165,9 @@ func TestChecksFireOnVulnerableAndStaySilentOnSafe(t *testing.T) {
 		"vigil.http-security-headers", "vigil.http-trace", "vigil.http-version-disclosure", "vigil.memcached-noauth", "vigil.redis-noauth"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("vulnerable services:\n got %v\nwant %v", got, want)
+	}
+	if n := gets.Load(); n != 1 {
+		t.Errorf("%d GET requests to one web server; the checks that judge GET / share one", n)
 	}
 	if got := run(t, r, svc(safeHTTP, "http"), svc(ftp(false, true), "ftp"), svc(redis(false), "redis"), svc(memcached(false), "memcached")); len(got) != 0 {
 		t.Errorf("safe services reported %v", got)

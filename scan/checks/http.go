@@ -61,8 +61,24 @@ func init() {
 	)
 }
 
-// httpGet sends one request to the service's root and returns the response
-// with at most 64 KiB of its body.
+// httpResult is a response with at most 64 KiB of its body.
+type httpResult struct {
+	resp *http.Response
+	body string
+}
+
+// httpRoot is GET / of the service, fetched once for all the checks that
+// judge it.
+func httpRoot(ctx context.Context, t *Target, ps scan.PortService) (*http.Response, string, error) {
+	r, err := shared(t, fmt.Sprintf("http-root/%d", ps.Port), func() (httpResult, error) {
+		resp, body, err := httpGet(ctx, t, ps, http.MethodGet, "/")
+		return httpResult{resp, body}, err
+	})
+	return r.resp, r.body, err
+}
+
+// httpGet sends one request to the service and returns the response with
+// at most 64 KiB of its body.
 func httpGet(ctx context.Context, t *Target, ps scan.PortService, method, path string) (*http.Response, string, error) {
 	scheme := "http"
 	if isTLS(ps) {
@@ -119,7 +135,7 @@ func title(body string) string {
 }
 
 func runHTTPDirListing(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
-	resp, body, err := httpGet(ctx, t, ps, http.MethodGet, "/")
+	resp, body, err := httpRoot(ctx, t, ps)
 	if err != nil {
 		return "", false, err
 	}
@@ -131,7 +147,7 @@ func runHTTPDirListing(ctx context.Context, t *Target, ps scan.PortService) (str
 }
 
 func runHTTPSecurityHeaders(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
-	resp, _, err := httpGet(ctx, t, ps, http.MethodGet, "/")
+	resp, _, err := httpRoot(ctx, t, ps)
 	if err != nil {
 		return "", false, err
 	}
@@ -158,7 +174,7 @@ func runHTTPSecurityHeaders(ctx context.Context, t *Target, ps scan.PortService)
 var versionInHeader = regexp.MustCompile(`[A-Za-z][\w.-]*/\d+(\.\d+)+`)
 
 func runHTTPVersionDisclosure(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
-	resp, _, err := httpGet(ctx, t, ps, http.MethodGet, "/")
+	resp, _, err := httpRoot(ctx, t, ps)
 	if err != nil {
 		return "", false, err
 	}
@@ -177,7 +193,7 @@ var defaultPages = []string{"Welcome to nginx!", "Apache2 Debian Default Page", 
 	"Apache Tomcat", "Lighttpd Default Page"}
 
 func runHTTPDefaultPage(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
-	resp, body, err := httpGet(ctx, t, ps, http.MethodGet, "/")
+	resp, body, err := httpRoot(ctx, t, ps)
 	if err != nil {
 		return "", false, err
 	}

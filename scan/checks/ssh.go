@@ -128,7 +128,7 @@ func sshKexInit(ctx context.Context, t *Target, port int) ([][]string, error) {
 
 func sshAlgorithmCheck(list int, weak func(string) bool) func(context.Context, *Target, scan.PortService) (string, bool, error) {
 	return func(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
-		lists, err := sshKexInit(ctx, t, ps.Port)
+		lists, err := shared(t, fmt.Sprintf("ssh-kexinit/%d", ps.Port), func() ([][]string, error) { return sshKexInit(ctx, t, ps.Port) })
 		if err != nil {
 			return "", false, err
 		}

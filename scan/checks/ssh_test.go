@@ -32,21 +32,7 @@ func sshServer(t *testing.T, cfg *ssh.ServerConfig) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(3 * time.Second))
-				ssh.NewServerConn(c, cfg)
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return serveConns(t, ln, func(c net.Conn) { ssh.NewServerConn(c, cfg) })
 }
 
 func runSSH(t *testing.T, port int) []string {

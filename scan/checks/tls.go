@@ -135,10 +135,13 @@ func runTLSWeakCipher(ctx context.Context, t *Target, ps scan.PortService) (stri
 	return fmt.Sprintf("%s accepted with %s", tls.CipherSuiteName(st.CipherSuite), tls.VersionName(st.Version)), true, nil
 }
 
-// certCheck judges the leaf certificate the server presents.
+// certCheck judges the leaf certificate the server presents (one handshake
+// for all the certificate checks of a port).
 func certCheck(judge func(t *Target, c *x509.Certificate) (string, bool)) func(context.Context, *Target, scan.PortService) (string, bool, error) {
 	return func(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
-		st, err := handshake(ctx, t, ps, &tls.Config{MinVersion: tls.VersionTLS10})
+		st, err := shared(t, fmt.Sprintf("tls-leaf/%d", ps.Port), func() (tls.ConnectionState, error) {
+			return handshake(ctx, t, ps, &tls.Config{MinVersion: tls.VersionTLS10})
+		})
 		if err != nil {
 			return "", false, err
 		}

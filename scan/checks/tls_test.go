@@ -35,21 +35,7 @@ func tlsServer(t *testing.T, key crypto.Signer, sigAlg x509.SignatureAlgorithm, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(3 * time.Second))
-				c.(*tls.Conn).Handshake()
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return serveConns(t, ln, func(c net.Conn) { c.(*tls.Conn).Handshake() })
 }
 
 func runTLS(t *testing.T, port int) []string {

@@ -187,15 +187,17 @@ func MatchPackages(ctx context.Context, d Data, release string, pkgs []Package) 
 
 // trackerMatches judges installed against a package's tracker rows.
 func trackerMatches(ctx context.Context, d Data, source string, entries []*TrackerEntry, installed string, conf int, basis string) ([]Match, error) {
+	// A banner has no epoch; the package's own versions carry it.
+	for _, e := range entries {
+		if e.Status == "resolved" && e.FixedVersion != "0" {
+			installed = withEpochOf(installed, e.FixedVersion)
+			break
+		}
+	}
 	var out []Match
 	var ids []string
 	for _, e := range entries {
-		tr := e.TrackerRelease
-		if tr.Status == "resolved" && tr.FixedVersion != "0" {
-			// A banner has no epoch; the package's own versions carry it.
-			installed = withEpochOf(installed, tr.FixedVersion)
-		}
-		v, err := DebianVerdict(e.Release, tr, installed)
+		v, err := DebianVerdict(e.Release, e.TrackerRelease, installed)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", source, e.CVE, err)
 		}
