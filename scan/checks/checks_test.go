@@ -241,6 +241,9 @@ func TestCVEFindings(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
+	if n := len(All()); n < 30 {
+		t.Errorf("%d checks registered; the catalogue promises at least 30", n)
+	}
 	for _, c := range All() {
 		if c.Score <= 0 || c.Description == "" || c.Solution == "" || c.Evidence == "" || c.Family == "" || !strings.HasPrefix(c.ID, "vigil.") {
 			t.Errorf("%s: incomplete registration %+v", c.ID, c)

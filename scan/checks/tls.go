@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -38,6 +39,15 @@ func init() {
 			}})
 	}
 	register(
+		&Check{ID: "vigil.sslv3-enabled", Name: "SSL 3.0 protocol enabled (POODLE)", Family: familyTLS,
+			Vector:      "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:L/I:N/A:N",
+			PCIFail:     true,
+			Description: "The server answers an SSL 3.0 ClientHello with an SSL 3.0 ServerHello. SSL 3.0 is prohibited by RFC 7568 and PCI DSS.",
+			Impact:      "An attacker in the path can decrypt CBC-protected traffic byte by byte (POODLE, CVE-2014-3566).",
+			Solution:    "Disable SSL 3.0 (and SSL 2.0); allow TLS 1.2 and 1.3 only.",
+			References:  []string{"https://www.rfc-editor.org/rfc/rfc7568", "https://nvd.nist.gov/vuln/detail/CVE-2014-3566"},
+			Evidence:    "the ServerHello version and cipher suite",
+			Applies:     isTLS, Run: runSSLv3},
 		&Check{ID: "vigil.tls-weak-cipher", Name: "Weak TLS cipher suites (RC4, 3DES)", Family: familyTLS,
 			Vector:      "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:N/A:N",
 			PCIFail:     true,
@@ -155,4 +165,58 @@ func certCheck(judge func(t *Target, c *x509.Certificate) (string, bool)) func(c
 		}
 		return fmt.Sprintf("subject %q: %s", leaf.Subject.String(), ev), true, nil
 	}
+}
+
+// sslv3Suites are the suites an SSL 3.0 client offers (RSA, DHE, RC4, 3DES, AES-CBC).
+var sslv3Suites = []uint16{0x0035, 0x002f, 0x0039, 0x0033, 0x000a, 0x0016, 0x0005, 0x0004}
+
+// sslv3ClientHello is an SSL 3.0 ClientHello without extensions. Go's
+// crypto/tls no longer speaks SSL 3.0, so the record is built by hand.
+func sslv3ClientHello() []byte {
+	body := []byte{3, 0}
+	body = append(body, make([]byte, 32)...) // client random: zeros prove nothing less
+	body = append(body, 0)                   // no session id
+	body = append(body, byte(len(sslv3Suites)*2>>8), byte(len(sslv3Suites)*2))
+	for _, s := range sslv3Suites {
+		body = append(body, byte(s>>8), byte(s))
+	}
+	body = append(body, 1, 0) // null compression
+	hs := append([]byte{1, 0, byte(len(body) >> 8), byte(len(body))}, body...)
+	return append([]byte{22, 3, 0, byte(len(hs) >> 8), byte(len(hs))}, hs...)
+}
+
+func runSSLv3(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
+	c, err := t.Dial(ctx, "tcp", ps.Port)
+	if err != nil {
+		return "", false, err
+	}
+	defer c.Close()
+	if _, err := c.Write(sslv3ClientHello()); err != nil {
+		return "", false, err
+	}
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(c, hdr); err != nil {
+		return "", false, nil // closed or reset: SSL 3.0 refused
+	}
+	if hdr[0] != 22 { // an alert (21): refused
+		return "", false, nil
+	}
+	n := int(hdr[3])<<8 | int(hdr[4])
+	if n < 40 || n > 1<<14 {
+		return "", false, nil
+	}
+	rec := make([]byte, n)
+	if _, err := io.ReadFull(c, rec); err != nil {
+		return "", false, nil
+	}
+	// ServerHello: type 2, length (3), version (2), random (32), session id.
+	if rec[0] != 2 || rec[4] != 3 || rec[5] != 0 {
+		return "", false, nil
+	}
+	i := 38 + int(rec[38]) + 1
+	if i+2 > len(rec) {
+		return "", false, nil
+	}
+	suite := uint16(rec[i])<<8 | uint16(rec[i+1])
+	return fmt.Sprintf("ServerHello version SSL 3.0, cipher suite %s", tls.CipherSuiteName(suite)), true, nil
 }
