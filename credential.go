@@ -3,6 +3,8 @@ package vigil
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -50,6 +52,41 @@ type Credential struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
+
+// SSHLogin is an ssh credential as a scanner node uses it for an
+// authenticated scan: decrypted, held in memory for one run. It prints and
+// logs without its secrets.
+type SSHLogin struct {
+	Username   string `json:"username"`
+	Port       int    `json:"port"`
+	Password   string `json:"password,omitempty"`
+	PrivateKey string `json:"private_key,omitempty"`
+	Passphrase string `json:"passphrase,omitempty"`
+}
+
+// SSHLogin returns the login of an ssh credential.
+func (c *Credential) SSHLogin() *SSHLogin {
+	return &SSHLogin{Username: c.Username, Port: c.Port, Password: c.Secrets.Password, PrivateKey: c.Secrets.PrivateKey,
+		Passphrase: c.Secrets.Passphrase}
+}
+
+// String names the login without its secrets, so that %v never leaks them.
+func (l SSHLogin) String() string {
+	var with []string
+	if l.Password != "" {
+		with = append(with, "password")
+	}
+	if l.PrivateKey != "" {
+		with = append(with, "private key")
+	}
+	return fmt.Sprintf("ssh %s port %d with %s (redacted)", l.Username, l.Port, strings.Join(with, " and "))
+}
+
+// GoString is String, for %#v.
+func (l SSHLogin) GoString() string { return l.String() }
+
+// LogValue keeps the secrets out of structured logs.
+func (l SSHLogin) LogValue() slog.Value { return slog.StringValue(l.String()) }
 
 // CredentialSecrets are the sealed fields of a credential.
 type CredentialSecrets struct {

@@ -251,6 +251,11 @@ type RunConfig struct {
 	ServiceDetection bool   `json:"service_detection"`
 	Checks           string `json:"checks"`
 	Profile          string `json:"profile"`
+	// SSHCredentialID is the target's ssh credential, stored with the run;
+	// SSH is that credential decrypted, filled in when a node claims the
+	// run and never stored.
+	SSHCredentialID string    `json:"ssh_credential_id,omitempty"`
+	SSH             *SSHLogin `json:"ssh,omitempty"`
 }
 
 // RunProgress is what a node reports while it runs a run.

@@ -152,7 +152,7 @@ func (s *Store) runConfig(ctx context.Context, tx bun.IDB, sc *vigil.Scan) (*vig
 		return nil, err
 	}
 	return &vigil.RunConfig{Hosts: t.Hosts, ExcludeHosts: t.ExcludeHosts, Ports: ports, AliveTest: string(t.AliveTest),
-		ServiceDetection: p.ServiceDetection, Checks: string(p.Checks), Profile: p.Name}, nil
+		ServiceDetection: p.ServiceDetection, Checks: string(p.Checks), Profile: p.Name, SSHCredentialID: t.Credentials.SSH}, nil
 }
 
 // StopScan stops the active run: one no node has claimed yet ends Stopped at
@@ -255,10 +255,34 @@ func (s *Store) ClaimRun(ctx context.Context, kind, nodeID string, lease time.Du
 		if err := json.Unmarshal([]byte(row.Config), cfg); err != nil {
 			return fmt.Errorf("store: config of run %s: %w", row.ID, err)
 		}
+		if err := s.attachSSHLogin(ctx, tx, row.OrganizationID, cfg); err != nil {
+			return err
+		}
 		out = row.domain()
 		return nil
 	})
 	return out, cfg, err
+}
+
+// attachSSHLogin decrypts the run's ssh credential for the node that claimed
+// it. A credential deleted since the scan started leaves the run
+// unauthenticated rather than failing it.
+func (s *Store) attachSSHLogin(ctx context.Context, tx bun.IDB, orgID string, cfg *vigil.RunConfig) error {
+	cfg.SSH = nil
+	if cfg.SSHCredentialID == "" {
+		return nil
+	}
+	c, err := s.findCredential(ctx, tx, orgID, cfg.SSHCredentialID)
+	if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.Type == vigil.CredentialSSH {
+		cfg.SSH = c.SSHLogin()
+	}
+	return nil
 }
 
 // setScanFromRun mirrors a run's status and progress on its scan, when the

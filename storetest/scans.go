@@ -210,6 +210,43 @@ func testRunQueue(t *testing.T, s *store.Store) {
 	}
 }
 
+// testRunSSHLogin: the node that claims a run gets the target's ssh
+// credential decrypted; the stored run names the credential only.
+func testRunSSHLogin(t *testing.T, s *store.Store) {
+	org := mustOrg(t, s, "Acme")
+	cred, err := s.CreateCredential(ctx, org.ID, vigil.CredentialInput{Name: ptr("inventory"), Type: ptr("ssh"), Username: ptr("scan"),
+		Password: ptr("ssh-secret-789"), Port: ptr(2222)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := s.CreateTarget(ctx, org.ID, vigil.TargetInput{Name: ptr("hosts"), Hosts: ptr("192.0.2.7"),
+		Credentials: &vigil.CredentialRefsInput{SSH: &cred.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := s.CreateScan(ctx, org.ID, vigil.ScanInput{Name: ptr("authenticated"), TargetID: &tg.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartScan(ctx, org.ID, sc.ID); err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := s.DB().NewSelect().Table("scan_runs").Column("config").Where("scan_id = ?", sc.ID).Scan(ctx, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stored, "ssh-secret-789") || !strings.Contains(stored, cred.ID) {
+		t.Errorf("stored run config %s", stored)
+	}
+	_, cfg, err := s.ClaimRun(ctx, "local", "node-a", time.Minute)
+	if err != nil || cfg == nil || cfg.SSH == nil {
+		t.Fatalf("claim: %+v %v", cfg, err)
+	}
+	if l := cfg.SSH; l.Username != "scan" || l.Port != 2222 || l.Password != "ssh-secret-789" {
+		t.Errorf("login %+v", l) // prints redacted
+	}
+}
+
 // testConcurrentClaims: nodes claiming at the same moment never get the
 // same run, and every waiting run is claimed once.
 func testConcurrentClaims(t *testing.T, s *store.Store) {

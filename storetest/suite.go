@@ -30,6 +30,7 @@ func RunAll(t *testing.T, open Opener) {
 		"ScanLifecycle":      testScanLifecycle,
 		"ScanIsolation":      testScanIsolation,
 		"RunQueue":           testRunQueue,
+		"RunSSHLogin":        testRunSSHLogin,
 		"ConcurrentClaims":   testConcurrentClaims,
 		"ResultsAcrossRuns":  testResultsAcrossRuns,
 		"ResultsStaleNode":   testResultsRejectStaleNode,

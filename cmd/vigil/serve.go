@@ -84,7 +84,13 @@ func (f *NodeFlags) engine(ctx context.Context, g *Globals, st *store.Store) (fu
 		if rc.ServiceDetection {
 			cfg.ServiceDetection, cfg.DetectService = true, detector.Detect
 			if !f.NoChecks {
-				cfg.Checks, cfg.CheckTimeout = runner.Run, 2*time.Minute
+				// One runner per run: the run's ssh login is its own.
+				r := *runner
+				r.SSH = rc.SSH
+				cfg.Checks, cfg.CheckTimeout = r.Run, 2*time.Minute
+				if r.SSH != nil {
+					cfg.CheckTimeout += 2 * time.Minute // the authenticated inventory
+				}
 			}
 		}
 		return cfg, nil

@@ -165,6 +165,9 @@ type Runner struct {
 	PerHost int
 	Timeout time.Duration // per network exchange
 	Now     func() time.Time
+	// SSH, when set, is the run's login for an authenticated scan of each
+	// host: its packages are judged by the tracker (see authenticatedScan).
+	SSH *vigil.SSHLogin
 	// OnError receives checks that could not decide (nil: ignored).
 	OnError func(addr netip.Addr, port int, checkID string, err error)
 }
@@ -179,10 +182,7 @@ func (r *Runner) Run(ctx context.Context, d scan.Dialer, h scan.HostServices, re
 	if r.Now != nil {
 		now = r.Now
 	}
-	t := &Target{Addr: h.Addr, Hostname: h.Hostname, Dialer: d, Now: now(), Timeout: r.Timeout}
-	if t.Timeout <= 0 {
-		t.Timeout = 5 * time.Second
-	}
+	t := &Target{Addr: h.Addr, Hostname: h.Hostname, Dialer: d, Now: now(), Timeout: r.timeout()}
 	per := r.PerHost
 	if per <= 0 {
 		per = 4
@@ -225,13 +225,30 @@ func (r *Runner) Run(ctx context.Context, d scan.Dialer, h scan.HostServices, re
 		}
 	}
 	wg.Wait()
+	var judged map[string]bool
+	if r.SSH != nil && ctx.Err() == nil {
+		judged = r.authenticatedScan(ctx, d, h, emit)
+	}
 	if r.Intel != nil {
 		for _, ps := range h.Services {
+			if ps.Service == nil {
+				continue
+			}
+			if p, ok := vulnmatch.ProductByName(ps.Service.Product); ok && judged[p.DebianSource] {
+				continue // the installed package was judged: its banner adds nothing
+			}
 			for _, f := range r.matchService(ctx, h.Addr, ps) {
 				emit(f)
 			}
 		}
 	}
+}
+
+func (r *Runner) timeout() time.Duration {
+	if r.Timeout > 0 {
+		return r.Timeout
+	}
+	return 5 * time.Second
 }
 
 // service name helpers.
