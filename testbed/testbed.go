@@ -18,10 +18,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -76,6 +78,9 @@ type daemon struct {
 	binary   string
 	services []Service
 	setup    func(dir string) ([]string, error) // writes config, returns argv
+	env      []string                           // added to the environment
+	user     string                             // run as this user instead of root
+	wait     time.Duration                      // for its services (0: 15 s)
 }
 
 // Missing returns the daemons whose binaries are not installed.
@@ -98,30 +103,7 @@ func Start(ctx context.Context, dir string) (*Testbed, error) {
 		return nil, err
 	}
 	for _, d := range daemons() {
-		if _, err := os.Stat(d.binary); err != nil {
-			tb.Skipped = append(tb.Skipped, d.name+": not installed")
-			continue
-		}
-		argv, err := d.setup(dir)
-		if err != nil {
-			tb.Skipped = append(tb.Skipped, d.name+": "+err.Error())
-			continue
-		}
-		log, _ := os.Create(filepath.Join(dir, d.name+".log"))
-		cmd := exec.Command(d.binary, argv...)
-		cmd.Stdout, cmd.Stderr, cmd.Dir = log, log, dir
-		if err := cmd.Start(); err != nil {
-			tb.Skipped = append(tb.Skipped, d.name+": "+err.Error())
-			continue
-		}
-		tb.cmds = append(tb.cmds, cmd)
-		if err := waitReady(ctx, d.services, 15*time.Second); err != nil {
-			out, _ := os.ReadFile(filepath.Join(dir, d.name+".log"))
-			tb.Skipped = append(tb.Skipped, fmt.Sprintf("%s: %v: %s", d.name, err, lastLines(string(out), 3)))
-			_ = cmd.Process.Kill()
-			continue
-		}
-		tb.Services = append(tb.Services, d.services...)
+		tb.startDaemon(ctx, dir, d)
 	}
 	goSvcs, closers, err := startGoListeners()
 	if err != nil {
@@ -131,6 +113,77 @@ func Start(ctx context.Context, dir string) (*Testbed, error) {
 	tb.Services = append(tb.Services, goSvcs...)
 	tb.closers = append(tb.closers, closers...)
 	return tb, nil
+}
+
+// startDaemon runs d and waits for its services; a daemon that cannot run
+// is listed in Skipped with the reason and the end of its log.
+func (tb *Testbed) startDaemon(ctx context.Context, dir string, d daemon) {
+	if _, err := os.Stat(d.binary); err != nil {
+		tb.Skipped = append(tb.Skipped, d.name+": not installed")
+		return
+	}
+	argv, err := d.setup(dir)
+	if err != nil {
+		tb.Skipped = append(tb.Skipped, d.name+": "+err.Error())
+		return
+	}
+	logPath := filepath.Join(dir, d.name+".log")
+	log, _ := os.Create(logPath)
+	cmd := exec.Command(d.binary, argv...)
+	cmd.Stdout, cmd.Stderr, cmd.Dir = log, log, dir
+	if len(d.env) > 0 {
+		cmd.Env = append(os.Environ(), d.env...)
+	}
+	if d.user != "" {
+		cred, err := lookupUser(d.user)
+		if err != nil {
+			tb.Skipped = append(tb.Skipped, d.name+": "+err.Error())
+			return
+		}
+		cmd.SysProcAttr = sysProcAs(cred)
+		cmd.Dir = "/" // the testbed's directory may be root's alone
+		_ = os.Chown(logPath, int(cred.Uid), int(cred.Gid))
+	}
+	// A process group of its own, so that Stop ends the daemon's workers
+	// too (nginx's outlive a killed master and keep the port).
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		tb.Skipped = append(tb.Skipped, d.name+": "+err.Error())
+		return
+	}
+	tb.mu.Lock()
+	tb.cmds = append(tb.cmds, cmd)
+	tb.mu.Unlock()
+	wait := d.wait
+	if wait == 0 {
+		wait = 15 * time.Second
+	}
+	if err := waitReady(ctx, d.services, wait); err != nil {
+		out, _ := os.ReadFile(logPath)
+		tb.Skipped = append(tb.Skipped, fmt.Sprintf("%s: %v: %s", d.name, err, lastLines(string(out), 3)))
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return
+	}
+	tb.Services = append(tb.Services, d.services...)
+}
+
+// lookupUser returns the credential of a system user (daemons that refuse
+// to run as root, such as postgres).
+func lookupUser(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func sysProcAs(c *syscall.Credential) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: c}
 }
 
 // addLoopbackAddr assigns addr to lo (root) unless it is there; Stop does
@@ -149,7 +202,7 @@ func addLoopbackAddr(addr string) error {
 // Stop ends every daemon and listener.
 func (tb *Testbed) Stop() {
 	for _, c := range tb.cmds {
-		_ = c.Process.Kill()
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		_ = c.Wait()
 	}
 	for _, c := range tb.closers {

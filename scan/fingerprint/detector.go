@@ -9,7 +9,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -321,7 +323,11 @@ func summarizeTLS(st tls.ConnectionState) *scan.TLSInfo {
 		sum := sha256.Sum256(c.Raw)
 		info.Subject, info.Issuer, info.DNSNames = c.Subject.String(), c.Issuer.String(), c.DNSNames
 		info.NotBefore, info.NotAfter, info.SHA256 = c.NotBefore.UTC(), c.NotAfter.UTC(), hex.EncodeToString(sum[:])
-		info.SelfSigned = c.Subject.String() == c.Issuer.String() && c.CheckSignatureFrom(c) == nil
+		// Signed by its own key; a SHA-1 or MD5 signature, which Go no
+		// longer verifies, still counts when the names match.
+		err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+		var insecure x509.InsecureAlgorithmError
+		info.SelfSigned = c.Subject.String() == c.Issuer.String() && (err == nil || errors.As(err, &insecure))
 	}
 	return info
 }

@@ -179,6 +179,11 @@ func matchMemcached(resp []byte) *scan.Service {
 	if v, ok := bytes.CutPrefix(resp, []byte("VERSION ")); ok {
 		return &scan.Service{Name: "memcached", Product: "Memcached", Version: strings.TrimSpace(string(v))}
 	}
+	// memcached 1.6 with ASCII authentication (-Y) answers any command
+	// before authentication this way.
+	if bytes.HasPrefix(resp, []byte("CLIENT_ERROR unauthenticated")) {
+		return &scan.Service{Name: "memcached", Product: "Memcached", ExtraInfo: "authentication required"}
+	}
 	return nil
 }
 
