@@ -87,7 +87,9 @@ func scanFindings(t *testing.T, hosts []string, ports string) map[string]bool {
 	cfg.AliveTest = "consider_alive"
 	cfg.Scope, _ = scan.ParseScope("127.0.0.0/8")
 	cfg.ServiceDetection, cfg.DetectService = true, detector(t).Detect
-	runner := &checks.Runner{OnError: func(addr netip.Addr, port int, id string, err error) { t.Logf("undecided: %s:%d %s: %v", addr, port, id, err) }}
+	runner := &checks.Runner{OnError: func(addr netip.Addr, port int, id string, err error) {
+		t.Logf("undecided: %s:%d %s: %v", addr, port, id, err)
+	}}
 	cfg.Checks, cfg.CheckTimeout = runner.Run, 2*time.Minute
 	s, err := scan.New(cfg)
 	if err != nil {
