@@ -20,17 +20,53 @@ import (
 )
 
 // The ground-truth testbed runs each packaged service twice: configured
-// vulnerable on 127.0.2.x and configured safely on 127.0.3.x, the same
-// last octet for the same daemon. A check must fire on the first and stay
-// silent on the second.
-// The last octets of the ground-truth daemons.
+// vulnerable on 127.0.12.x and configured safely on 127.0.13.x, the same
+// last octet for the same daemon (these constants). A check must fire on
+// the first and stay silent on the second. No other test binds these
+// ranges, so package tests can run at the same time.
 const (
 	GTSSH, GTWeb, GTFTP, GTRedis, GTMemcached, GTDNS, GTSNMP, GTSMTP, GTPostgres, GTMariaDB = 1, 2, 3, 4, 5, 6, 7, 8, 10, 11
 )
 
 // VulnHost and SafeHost are the two addresses of a daemon's pair.
-func VulnHost(octet int) string { return fmt.Sprintf("127.0.2.%d", octet) }
-func SafeHost(octet int) string { return fmt.Sprintf("127.0.3.%d", octet) }
+func VulnHost(octet int) string { return fmt.Sprintf("127.0.12.%d", octet) }
+func SafeHost(octet int) string { return fmt.Sprintf("127.0.13.%d", octet) }
+
+// GroundTruthPorts are the ports the ground-truth daemons listen on.
+const GroundTruthPorts = "T:21,22,25,53,80,443,3306,5432,6379,8080,11211,U:53,161"
+
+// Expected is the ground truth: the findings each daemon's
+// vulnerable configuration must produce, by port. The safe configuration
+// of the same daemon must produce none of them; the only findings it may
+// have are those in ExpectedOnSafe.
+var Expected = map[int]map[string][]string{
+	GTSSH: {"22/tcp": {"vigil.ssh-weak-kex", "vigil.ssh-weak-hostkey", "vigil.ssh-weak-cipher", "vigil.ssh-weak-mac", "vigil.ssh-password-auth"}},
+	GTWeb: {
+		"80/tcp":   {"vigil.http-directory-listing", "vigil.http-security-headers", "vigil.http-version-disclosure"},
+		"8080/tcp": {"vigil.http-default-page", "vigil.http-security-headers", "vigil.http-version-disclosure"},
+		// Debian's OpenSSL has no RC4 or 3DES at any security level, so
+		// vigil.tls-weak-cipher is proved against Go servers (scan/checks).
+		"443/tcp": {"vigil.tls-v1.0-enabled", "vigil.tls-v1.1-enabled", "vigil.tls-cert-not-yet-valid",
+			"vigil.tls-rsa-key-short", "vigil.tls-cert-sha1", "vigil.tls-self-signed", "vigil.http-security-headers", "vigil.http-version-disclosure"},
+	},
+	GTFTP:       {"21/tcp": {"vigil.ftp-anonymous", "vigil.ftp-cleartext"}},
+	GTRedis:     {"6379/tcp": {"vigil.redis-noauth", "vigil.database-exposed"}},
+	GTMemcached: {"11211/tcp": {"vigil.memcached-noauth", "vigil.database-exposed"}},
+	GTDNS:       {"53/tcp": {"vigil.dns-open-recursion", "vigil.dns-zone-transfer"}, "53/udp": {"vigil.dns-open-recursion"}},
+	GTSNMP:      {"161/udp": {"vigil.snmp-default-community"}},
+	GTSMTP:      {"25/tcp": {"vigil.smtp-open-relay"}},
+	GTPostgres:  {"5432/tcp": {"vigil.postgresql-default-credentials", "vigil.database-exposed"}},
+	GTMariaDB:   {"3306/tcp": {"vigil.mysql-default-credentials", "vigil.database-exposed"}},
+}
+
+// ExpectedOnSafe: a database that answers on the network is itself a
+// finding (PCI DSS fails it), however well it is configured.
+var ExpectedOnSafe = map[int]map[string][]string{
+	GTRedis:     {"6379/tcp": {"vigil.database-exposed"}},
+	GTMemcached: {"11211/tcp": {"vigil.database-exposed"}},
+	GTPostgres:  {"5432/tcp": {"vigil.database-exposed"}},
+	GTMariaDB:   {"3306/tcp": {"vigil.database-exposed"}},
+}
 
 // GroundTruth is a running ground-truth testbed.
 type GroundTruth struct {

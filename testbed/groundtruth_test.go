@@ -16,42 +16,6 @@ import (
 	"github.com/vigilscan/vigil/testbed"
 )
 
-// groundTruthPorts are the ports the ground-truth daemons listen on.
-const groundTruthPorts = "T:21,22,25,53,80,443,3306,5432,6379,8080,11211,U:53,161"
-
-// expectedFindings is the ground truth: the findings each daemon's
-// vulnerable configuration must produce, by port. The safe configuration
-// of the same daemon must produce none of them; the only findings it may
-// have are those in expectedOnSafe.
-var expectedFindings = map[int]map[string][]string{
-	testbed.GTSSH: {"22/tcp": {"vigil.ssh-weak-kex", "vigil.ssh-weak-hostkey", "vigil.ssh-weak-cipher", "vigil.ssh-weak-mac", "vigil.ssh-password-auth"}},
-	testbed.GTWeb: {
-		"80/tcp":   {"vigil.http-directory-listing", "vigil.http-security-headers", "vigil.http-version-disclosure"},
-		"8080/tcp": {"vigil.http-default-page", "vigil.http-security-headers", "vigil.http-version-disclosure"},
-		// Debian's OpenSSL has no RC4 or 3DES at any security level, so
-		// vigil.tls-weak-cipher is proved against Go servers (scan/checks).
-		"443/tcp": {"vigil.tls-v1.0-enabled", "vigil.tls-v1.1-enabled", "vigil.tls-cert-not-yet-valid",
-			"vigil.tls-rsa-key-short", "vigil.tls-cert-sha1", "vigil.tls-self-signed", "vigil.http-security-headers", "vigil.http-version-disclosure"},
-	},
-	testbed.GTFTP:       {"21/tcp": {"vigil.ftp-anonymous", "vigil.ftp-cleartext"}},
-	testbed.GTRedis:     {"6379/tcp": {"vigil.redis-noauth", "vigil.database-exposed"}},
-	testbed.GTMemcached: {"11211/tcp": {"vigil.memcached-noauth", "vigil.database-exposed"}},
-	testbed.GTDNS:       {"53/tcp": {"vigil.dns-open-recursion", "vigil.dns-zone-transfer"}, "53/udp": {"vigil.dns-open-recursion"}},
-	testbed.GTSNMP:      {"161/udp": {"vigil.snmp-default-community"}},
-	testbed.GTSMTP:      {"25/tcp": {"vigil.smtp-open-relay"}},
-	testbed.GTPostgres:  {"5432/tcp": {"vigil.postgresql-default-credentials", "vigil.database-exposed"}},
-	testbed.GTMariaDB:   {"3306/tcp": {"vigil.mysql-default-credentials", "vigil.database-exposed"}},
-}
-
-// expectedOnSafe: a database that answers on the network is itself a
-// finding (PCI DSS fails it), however well it is configured.
-var expectedOnSafe = map[int]map[string][]string{
-	testbed.GTRedis:     {"6379/tcp": {"vigil.database-exposed"}},
-	testbed.GTMemcached: {"11211/tcp": {"vigil.database-exposed"}},
-	testbed.GTPostgres:  {"5432/tcp": {"vigil.database-exposed"}},
-	testbed.GTMariaDB:   {"3306/tcp": {"vigil.database-exposed"}},
-}
-
 func requireGroundTruth(t *testing.T) {
 	t.Helper()
 	var why string
@@ -130,10 +94,10 @@ func TestGroundTruth(t *testing.T) {
 	t.Logf("ground truth started in %s: %d services", time.Since(start).Round(time.Millisecond), len(gt.Services))
 
 	start = time.Now()
-	got := scanFindings(t, gt.Hosts(), groundTruthPorts)
+	got := scanFindings(t, gt.Hosts(), testbed.GroundTruthPorts)
 	elapsed := time.Since(start)
-	want := expectedSet(testbed.VulnHost, expectedFindings)
-	for k := range expectedSet(testbed.SafeHost, expectedOnSafe) {
+	want := expectedSet(testbed.VulnHost, testbed.Expected)
+	for k := range expectedSet(testbed.SafeHost, testbed.ExpectedOnSafe) {
 		want[k] = true
 	}
 	var missed, extra []string
@@ -149,7 +113,7 @@ func TestGroundTruth(t *testing.T) {
 	}
 	sort.Strings(missed)
 	sort.Strings(extra)
-	vuln := expectedSet(testbed.VulnHost, expectedFindings)
+	vuln := expectedSet(testbed.VulnHost, testbed.Expected)
 	found := 0
 	for k := range vuln {
 		if got[k] {
