@@ -30,66 +30,73 @@ func init() {
 // sysDescr is 1.3.6.1.2.1.1.1.0, the object every agent serves.
 const sysDescr = ".1.3.6.1.2.1.1.1.0"
 
-func runSNMPDefaultCommunity(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
-	for _, try := range []struct {
-		community string
-		version   gosnmp.SnmpVersion
-	}{{"public", gosnmp.Version2c}, {"public", gosnmp.Version1}, {"private", gosnmp.Version2c}} {
-		descr, ok, err := snmpGet(ctx, t, ps.Port, try.community, try.version)
-		if err != nil {
-			return "", false, err
-		}
-		if ok {
-			return fmt.Sprintf("community %q (SNMP %s): sysDescr.0 %q", try.community, try.version, descr), true, nil
-		}
-	}
-	return "", false, nil
+// snmpDefaults are the communities and versions tried, all at once.
+var snmpDefaults = []snmpLogin{{"public", gosnmp.Version2c}, {"public", gosnmp.Version1}, {"private", gosnmp.Version2c}}
+
+type snmpLogin struct {
+	community string
+	version   gosnmp.SnmpVersion
 }
 
-// snmpGet asks for sysDescr.0 with community (a read-only GetRequest, sent
-// twice at most) and reports whether the agent answered without error.
-// Agents drop requests with a wrong community silently, so silence is a
-// "no", not an error.
-func snmpGet(ctx context.Context, t *Target, port int, community string, version gosnmp.SnmpVersion) (string, bool, error) {
-	reqID := rand.Uint32() & 0x7fffffff
-	pkt := &gosnmp.SnmpPacket{Version: version, Community: community, PDUType: gosnmp.GetRequest, RequestID: reqID,
-		Variables: []gosnmp.SnmpPDU{{Name: sysDescr, Type: gosnmp.Null}}}
-	msg, err := pkt.MarshalMsg()
-	if err != nil {
+func runSNMPDefaultCommunity(ctx context.Context, t *Target, ps scan.PortService) (string, bool, error) {
+	login, descr, ok, err := snmpGet(ctx, t, ps.Port, snmpDefaults)
+	if err != nil || !ok {
 		return "", false, err
+	}
+	return fmt.Sprintf("community %q (SNMP %s): sysDescr.0 %q", login.community, login.version, descr), true, nil
+}
+
+// snmpGet asks for sysDescr.0 with each login (read-only GetRequests, all
+// sent at once and once more after a silence) and returns the first that
+// the agent answered without error. Agents drop requests with a wrong
+// community silently, so silence is a "no", not an error.
+func snmpGet(ctx context.Context, t *Target, port int, logins []snmpLogin) (snmpLogin, string, bool, error) {
+	msgs := make([][]byte, len(logins))
+	byID := map[uint32]snmpLogin{}
+	for i, l := range logins {
+		reqID := rand.Uint32() & 0x7fffffff
+		pkt := &gosnmp.SnmpPacket{Version: l.version, Community: l.community, PDUType: gosnmp.GetRequest, RequestID: reqID,
+			Variables: []gosnmp.SnmpPDU{{Name: sysDescr, Type: gosnmp.Null}}}
+		msg, err := pkt.MarshalMsg()
+		if err != nil {
+			return snmpLogin{}, "", false, err
+		}
+		msgs[i], byID[reqID] = msg, l
 	}
 	c, err := t.Dial(ctx, "udp", port)
 	if err != nil {
-		return "", false, err
+		return snmpLogin{}, "", false, err
 	}
 	defer c.Close()
 	wait := min(t.Timeout, 2*time.Second)
-	dec := &gosnmp.GoSNMP{Version: version, Community: community}
+	dec := &gosnmp.GoSNMP{Version: gosnmp.Version2c}
 	buf := make([]byte, 65535)
 	for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
-		if _, err := c.Write(msg); err != nil {
-			return "", false, nil // ICMP unreachable from an earlier send: closed
+		for _, m := range msgs {
+			if _, err := c.Write(m); err != nil {
+				return snmpLogin{}, "", false, nil // ICMP unreachable from an earlier send: closed
+			}
 		}
 		_ = c.SetReadDeadline(time.Now().Add(wait))
 		for {
 			n, err := c.Read(buf)
 			if err != nil {
-				break // timeout: retransmit once
+				break // timeout: send once more
 			}
 			resp, err := dec.SnmpDecodePacket(buf[:n])
-			if err != nil || resp.RequestID != reqID || resp.PDUType != gosnmp.GetResponse {
+			if err != nil || resp.PDUType != gosnmp.GetResponse {
 				continue
 			}
-			if resp.Error != gosnmp.NoError || len(resp.Variables) == 0 {
-				return "", false, nil
+			l, ours := byID[resp.RequestID]
+			if !ours || resp.Error != gosnmp.NoError || len(resp.Variables) == 0 {
+				continue
 			}
-			v := resp.Variables[0]
 			descr := ""
-			if b, ok := v.Value.([]byte); ok {
+			if b, ok := resp.Variables[0].Value.([]byte); ok {
 				descr = strings.TrimSpace(string(b))
 			}
-			return descr, true, nil
+			return l, descr, true, nil
 		}
 	}
-	return "", false, nil
+	return snmpLogin{}, "", false, nil
 }
