@@ -59,7 +59,7 @@ func sniffSYNs(t *testing.T) (stop func() map[netip.Addr]int) {
 // in SYN mode and watches loopback: no packet goes to the refused address.
 func TestSYNScopeGuardOnTheWire(t *testing.T) {
 	testenv.RequireRoot(t, "the SYN scanner (raw sockets)")
-	in, out := netip.MustParseAddr("127.0.3.20"), netip.MustParseAddr("127.0.4.20")
+	in, out := netip.MustParseAddr("127.0.3.20"), netip.MustParseAddr("127.0.9.20") // no other test uses 127.0.9.x: the sniffer sees every process
 	stop := sniffSYNs(t)
 	cfg := DefaultConfig()
 	cfg.Hosts, cfg.Ports, cfg.Mode, cfg.AliveTest, cfg.ProgressEvery = in.String()+","+out.String(), "1-300", ModeSYN, vigil.AliveTCPSYN, 0
