@@ -25,7 +25,7 @@ import (
 // the first and stay silent on the second. No other test binds these
 // ranges, so package tests can run at the same time.
 const (
-	GTSSH, GTWeb, GTFTP, GTRedis, GTMemcached, GTDNS, GTSNMP, GTSMTP, GTPostgres, GTMariaDB = 1, 2, 3, 4, 5, 6, 7, 8, 10, 11
+	GTSSH, GTWeb, GTFTP, GTRedis, GTMemcached, GTDNS, GTSNMP, GTSMTP, GTSMB, GTPostgres, GTMariaDB = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 )
 
 // VulnHost and SafeHost are the two addresses of a daemon's pair.
@@ -33,7 +33,7 @@ func VulnHost(octet int) string { return fmt.Sprintf("127.0.12.%d", octet) }
 func SafeHost(octet int) string { return fmt.Sprintf("127.0.13.%d", octet) }
 
 // GroundTruthPorts are the ports the ground-truth daemons listen on.
-const GroundTruthPorts = "T:21,22,25,53,80,443,3306,5432,6379,8080,11211,U:53,161"
+const GroundTruthPorts = "T:21,22,25,53,80,443,445,3306,5432,6379,8080,11211,U:53,161"
 
 // Expected is the ground truth: the findings each daemon's
 // vulnerable configuration must produce, by port. The safe configuration
@@ -55,6 +55,7 @@ var Expected = map[int]map[string][]string{
 	GTDNS:       {"53/tcp": {"vigil.dns-open-recursion", "vigil.dns-zone-transfer"}, "53/udp": {"vigil.dns-open-recursion"}},
 	GTSNMP:      {"161/udp": {"vigil.snmp-default-community"}},
 	GTSMTP:      {"25/tcp": {"vigil.smtp-open-relay"}},
+	GTSMB:       {"445/tcp": {"vigil.smb-v1-enabled", "vigil.smb-signing-not-required"}},
 	GTPostgres:  {"5432/tcp": {"vigil.postgresql-default-credentials", "vigil.database-exposed"}},
 	GTMariaDB:   {"3306/tcp": {"vigil.mysql-default-credentials", "vigil.database-exposed"}},
 }
@@ -298,6 +299,14 @@ http { access_log off; client_body_temp_path %[2]s; proxy_temp_path %[2]s; fastc
 					host(GTSMTP), spool, rcpt))
 				return []string{"-C", cfg, "-bdf", "-oP", filepath.Join(sub, "exim.pid")}, err
 			}},
+		{name: name("smbd"), binary: "/usr/sbin/smbd", services: []Service{{host(GTSMB), 445, "tcp", "microsoft-ds", ""}},
+			setup: func(sub string) ([]string, error) {
+				// smbd binds only addresses configured on an interface.
+				if err := addLoopbackAddr(host(GTSMB)); err != nil {
+					return nil, err
+				}
+				return smbdConfig(sub, host(GTSMB), vulnerable)
+			}},
 		{name: name("postgres"), binary: postgresBin("postgres"), user: "postgres", wait: 60 * time.Second,
 			services: []Service{{host(GTPostgres), 5432, "tcp", "postgresql", "PostgreSQL"}},
 			setup: func(sub string) ([]string, error) {
@@ -416,6 +425,39 @@ zone "testbed.vigil.test" { type primary; file "%[1]s/testbed.zone"; };
 zone "%[4]s" { type primary; file "%[1]s/reverse.zone"; };
 `, sub, addr, policy, rev))
 	return []string{"-g", "-c", cfg}, err
+}
+
+// smbdConfig: the vulnerable server still speaks SMB 1 and signs only when
+// a client asks; the safe one speaks SMB 2.1 and later and requires signing.
+func smbdConfig(sub, addr string, vulnerable bool) ([]string, error) {
+	for _, d := range []string{"lock", "state", "cache", "private", "ncalrpc", "share"} {
+		if err := os.MkdirAll(filepath.Join(sub, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	policy := pick(vulnerable, "server min protocol = NT1\n  server signing = auto\n", "server min protocol = SMB2_10\n  server signing = mandatory\n")
+	cfg, err := write(sub, "smb.conf", fmt.Sprintf(`[global]
+  interfaces = %[2]s
+  bind interfaces only = yes
+  smb ports = 445
+  disable netbios = yes
+  server role = standalone server
+  pid directory = %[1]s
+  lock directory = %[1]s/lock
+  state directory = %[1]s/state
+  cache directory = %[1]s/cache
+  private dir = %[1]s/private
+  ncalrpc dir = %[1]s/ncalrpc
+  log file = %[1]s/smbd.log
+  load printers = no
+  printcap name = /dev/null
+  disable spoolss = yes
+  %[3]s
+[share]
+  path = %[1]s/share
+  read only = yes
+`, sub, addr, policy))
+	return []string{"--foreground", "--no-process-group", "--debug-stdout", "-s", cfg}, err
 }
 
 // postgresBin finds a PostgreSQL server binary of the installed major version.
