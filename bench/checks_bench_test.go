@@ -32,6 +32,10 @@ type nmapScripts struct {
 				Output string `xml:"output,attr"`
 			} `xml:"script"`
 		} `xml:"ports>port"`
+		HostScripts []struct {
+			ID     string `xml:"id,attr"`
+			Output string `xml:"output,attr"`
+		} `xml:"hostscript>script"`
 	} `xml:"host"`
 }
 
@@ -53,6 +57,9 @@ var nmapEquivalents = map[string]struct {
 	"vigil.snmp-default-community":  {"snmp-sysdescr", regexp.MustCompile(`.`)},
 	"vigil.dns-open-recursion":      {"dns-recursion", regexp.MustCompile(`Recursion appears to be enabled`)},
 	"vigil.http-version-disclosure": {"http-server-header", regexp.MustCompile(`/\d`)},
+	// nmap's SMB scripts are host scripts; the benchmark files them under 445/tcp.
+	"vigil.smb-signing-not-required": {"smb2-security-mode", regexp.MustCompile(`enabled but not required`)},
+	"vigil.smb-v1-enabled":           {"smb-security-mode", regexp.MustCompile(`message_signing`)}, // runs over SMB 1 only
 }
 
 // nmapFound reports whether nmap's scripts on one port show the weakness a
@@ -155,6 +162,11 @@ func BenchmarkChecksVsNmap(b *testing.B) {
 				m := map[string]string{}
 				for _, sc := range p.Scripts {
 					m[sc.ID] = sc.Output
+				}
+				if p.PortID == 445 && p.Protocol == "tcp" {
+					for _, sc := range h.HostScripts {
+						m[sc.ID] = sc.Output
+					}
 				}
 				nmapScriptsOn[fmt.Sprintf("%s %d/%s", h.Address.Addr, p.PortID, p.Protocol)] = m
 			}
