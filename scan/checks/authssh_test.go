@@ -163,11 +163,14 @@ func TestAuthenticatedScan(t *testing.T) {
 			TrackerRelease: vulnmatch.TrackerRelease{Status: "resolved", FixedVersion: "1:9.2p1-2+deb12u3"}}},
 		"glibc": {{Source: "glibc", CVE: "CVE-2023-4911", Release: "bookworm",
 			TrackerRelease: vulnmatch.TrackerRelease{Status: "resolved", FixedVersion: "2.36-9+deb12u3"}}},
+		"tiff": {{Source: "tiff", CVE: "CVE-2023-52356", Release: "bookworm",
+			TrackerRelease: vulnmatch.TrackerRelease{Status: "open", Urgency: "low"}}},
 	}}
 	dpkg := "openssh-server\t1:9.2p1-2+deb12u10\topenssh\t1:9.2p1-2+deb12u10\tii \n" +
 		"openssh-client\t1:9.2p1-2+deb12u10\topenssh\t1:9.2p1-2+deb12u10\tii \n" +
 		"libc6\t2.36-9+deb12u1\tglibc\t2.36-9+deb12u1\tii \n" +
 		"libc-bin\t2.36-9+deb12u1\tglibc\t2.36-9+deb12u1\tii \n" +
+		"libtiff6\t4.5.0-6+deb12u1\ttiff\t4.5.0-6+deb12u1\tii \n" +
 		"oldpkg\t1.0\toldpkg\t1.0\trc \n"
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(key)
@@ -197,10 +200,14 @@ func TestAuthenticatedScan(t *testing.T) {
 		"key":      {Username: "scan", Port: host.port, PrivateKey: string(pem.EncodeToMemory(block))},
 		"password": {Username: "scan", Port: host.port, Password: "s3cret"},
 	} {
+		intel.cveCalls = 0
 		fs := scanWith(login)
-		expect(t, name+" login", ids(fs), CheckAuthInventory, CheckPackageCVE+"|CVE-2023-4911")
-		if len(fs) == 2 {
-			if inv := fs[0]; !strings.Contains(inv.Evidence, "Debian GNU/Linux 12 (bookworm)") || !strings.Contains(inv.Evidence, "4 installed binary packages from 2 source packages") {
+		expect(t, name+" login", ids(fs), CheckAuthInventory, CheckPackageCVE+"|CVE-2023-4911", CheckPackageCVE+"|CVE-2023-52356")
+		if intel.cveCalls != 1 {
+			t.Errorf("%d CVE lookups for two vulnerable packages, want one", intel.cveCalls)
+		}
+		if len(fs) == 3 {
+			if inv := fs[0]; !strings.Contains(inv.Evidence, "Debian GNU/Linux 12 (bookworm)") || !strings.Contains(inv.Evidence, "5 installed binary packages from 3 source packages") {
 				t.Errorf("inventory evidence %q", inv.Evidence)
 			}
 			g := fs[1]

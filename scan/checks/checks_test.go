@@ -176,8 +176,9 @@ func TestChecksFireOnVulnerableAndStaySilentOnSafe(t *testing.T) {
 
 // memIntel is vulnmatch.Data over fixed records.
 type memIntel struct {
-	cves    []*vulnmatch.CVE
-	tracker map[string][]*vulnmatch.TrackerEntry
+	cves     []*vulnmatch.CVE
+	tracker  map[string][]*vulnmatch.TrackerEntry
+	cveCalls int // CVEs lookups, to catch one query per package
 }
 
 func (m *memIntel) ProductCVEs(ctx context.Context, vps []string) ([]*vulnmatch.CVE, error) {
@@ -203,6 +204,7 @@ func (m *memIntel) TrackerEntries(ctx context.Context, release string, sources [
 }
 
 func (m *memIntel) CVEs(ctx context.Context, ids []string) (map[string]*vulnmatch.CVE, error) {
+	m.cveCalls++
 	out := map[string]*vulnmatch.CVE{}
 	for _, c := range m.cves {
 		out[c.ID] = c

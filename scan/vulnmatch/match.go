@@ -124,8 +124,11 @@ func MatchBanner(ctx context.Context, d Data, productName, version, banner strin
 			return nil, err
 		}
 		installed := version + "-" + build.Revision
-		ms, err := trackerMatches(ctx, d, p.DebianSource, entries[p.DebianSource], installed, ConfidenceDistroBanner, "banner "+banner)
+		ms, err := trackerMatches(p.DebianSource, entries[p.DebianSource], installed, ConfidenceDistroBanner, "banner "+banner)
 		if err != nil {
+			return nil, err
+		}
+		if err := fillCVEs(ctx, d, ms); err != nil {
 			return nil, err
 		}
 		for _, e := range entries[p.DebianSource] {
@@ -175,18 +178,23 @@ func MatchPackages(ctx context.Context, d Data, release string, pkgs []Package) 
 	}
 	var out []Match
 	for _, p := range pkgs {
-		ms, err := trackerMatches(ctx, d, p.Source, entries[p.Source], p.Version, ConfidencePackage, "installed package "+p.Source+" "+p.Version)
+		ms, err := trackerMatches(p.Source, entries[p.Source], p.Version, ConfidencePackage, "installed package "+p.Source+" "+p.Version)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ms...)
 	}
+	// The CVE records of every package's matches in one query, not one per package.
+	if err := fillCVEs(ctx, d, out); err != nil {
+		return nil, err
+	}
 	sortMatches(out)
 	return out, nil
 }
 
-// trackerMatches judges installed against a package's tracker rows.
-func trackerMatches(ctx context.Context, d Data, source string, entries []*TrackerEntry, installed string, conf int, basis string) ([]Match, error) {
+// trackerMatches judges installed against a package's tracker rows; the
+// matches carry the tracker's CVE id and description until fillCVEs.
+func trackerMatches(source string, entries []*TrackerEntry, installed string, conf int, basis string) ([]Match, error) {
 	// A banner has no epoch; the package's own versions carry it.
 	for _, e := range entries {
 		if e.Status == "resolved" && e.FixedVersion != "0" {
@@ -195,7 +203,6 @@ func trackerMatches(ctx context.Context, d Data, source string, entries []*Track
 		}
 	}
 	var out []Match
-	var ids []string
 	for _, e := range entries {
 		v, err := DebianVerdict(e.Release, e.TrackerRelease, installed)
 		if err != nil {
@@ -206,24 +213,33 @@ func trackerMatches(ctx context.Context, d Data, source string, entries []*Track
 		}
 		out = append(out, Match{CVE: &CVE{ID: e.CVE, Description: e.Description}, Package: source, Installed: installed,
 			Verdict: v, Confidence: conf, Basis: basis + ", Debian security tracker (" + e.Release + ")"})
-		ids = append(ids, e.CVE)
 	}
-	if len(ids) == 0 {
-		return nil, nil
+	return out, nil
+}
+
+// fillCVEs replaces the tracker's bare CVEs of ms by NVD's records (score,
+// KEV, EPSS) where the data has them.
+func fillCVEs(ctx context.Context, d Data, ms []Match) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		ids = append(ids, m.CVE.ID)
 	}
 	recs, err := d.CVEs(ctx, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for i := range out {
-		if c := recs[out[i].CVE.ID]; c != nil {
+	for i := range ms {
+		if c := recs[ms[i].CVE.ID]; c != nil {
 			if c.Description == "" {
-				c.Description = out[i].CVE.Description
+				c.Description = ms[i].CVE.Description
 			}
-			out[i].CVE = c
+			ms[i].CVE = c
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // withEpochOf gives v (which has none) the epoch of ref.
