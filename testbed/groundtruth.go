@@ -406,7 +406,7 @@ func namedConfig(sub, addr string, vulnerable bool) ([]string, error) {
 	soa := "$TTL 300\n@ IN SOA ns1.testbed.vigil.test. hostmaster.testbed.vigil.test. 1 3600 600 86400 300\n@ IN NS ns1.testbed.vigil.test.\n"
 	zones := map[string]string{
 		"root.zone":    soa + "ns1.testbed.vigil.test. IN A " + addr + "\n",
-		"testbed.zone": soa + "ns1 IN A " + addr + "\ndb IN A 10.0.0.5\nvpn IN A 10.0.0.6\n",
+		"testbed.zone": soa + "ns1 IN A " + addr + "\ndb IN A 127.0.12.250\nvpn IN A 127.0.12.251\n", // names only: nothing listens there
 		"reverse.zone": soa + "@ IN PTR ns1.testbed.vigil.test.\n",
 	}
 	for f, z := range zones {

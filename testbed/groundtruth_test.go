@@ -4,30 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vigilscan/vigil/internal/testenv"
 	"github.com/vigilscan/vigil/scan"
 	"github.com/vigilscan/vigil/scan/checks"
 	"github.com/vigilscan/vigil/testbed"
 )
-
-func requireGroundTruth(t *testing.T) {
-	t.Helper()
-	var why string
-	if os.Geteuid() != 0 {
-		why = "the ground-truth testbed needs root (daemons bind privileged ports)"
-	} else if m := testbed.GroundTruthMissing(); len(m) > 0 {
-		why = "ground-truth packages missing: " + strings.Join(m, ", ") + " (install them as .ci/run does)"
-	}
-	if why != "" {
-		testenv.Unavailable(t, why)
-	}
-}
 
 func expectedSet(octet func(int) string, table map[int]map[string][]string) map[string]bool {
 	out := map[string]bool{}
@@ -81,7 +66,7 @@ func scanFindings(t *testing.T, hosts []string, ports string) map[string]bool {
 // safely and compares the findings with the ground truth written above:
 // recall must be 100 % and there must be no false positive.
 func TestGroundTruth(t *testing.T) {
-	requireGroundTruth(t)
+	requireDaemons(t, "the ground-truth testbed", testbed.GroundTruthMissing())
 	start := time.Now()
 	gt, err := testbed.StartGroundTruth(context.Background(), t.TempDir())
 	if err != nil {

@@ -17,19 +17,22 @@ import (
 	"github.com/vigilscan/vigil/testbed"
 )
 
-// requireTestbed skips (or fails under CI=true) without root and the packages.
-func requireTestbed(t *testing.T) {
+// requireDaemons skips (or fails under CI=true) without root or with
+// daemons missing (what names the testbed, missing lists what is not installed).
+func requireDaemons(t *testing.T, what string, missing []string) {
 	t.Helper()
 	var why string
 	if os.Geteuid() != 0 {
-		why = "the testbed needs root (daemons bind privileged ports)"
-	} else if m := testbed.Missing(); len(m) > 0 {
-		why = "testbed packages missing: " + strings.Join(m, ", ") + " (install them as .ci/run does)"
+		why = what + " needs root (daemons bind privileged ports)"
+	} else if len(missing) > 0 {
+		why = what + ": packages missing: " + strings.Join(missing, ", ") + " (install them as .ci/run does)"
 	}
 	if why != "" {
 		testenv.Unavailable(t, why)
 	}
 }
+
+func requireTestbed(t *testing.T) { t.Helper(); requireDaemons(t, "the testbed", testbed.Missing()) }
 
 func startTestbed(t *testing.T) *testbed.Testbed {
 	requireTestbed(t)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,7 +253,7 @@ func TakeInventory(ctx context.Context, d scan.Dialer, addr netip.Addr, l *vigil
 		return nil, fmt.Errorf("read /etc/os-release: %w", err)
 	}
 	inv.OS = ParseOSRelease(osr)
-	if inv.OS.ID != "debian" && inv.OS.ID != "ubuntu" && !contains(inv.OS.IDLike, "debian") {
+	if inv.OS.ID != "debian" && inv.OS.ID != "ubuntu" && !slices.Contains(inv.OS.IDLike, "debian") {
 		return inv, nil // no dpkg to ask
 	}
 	out, err := runCommand(ctx, client, cmdDpkg)
@@ -261,15 +262,6 @@ func TakeInventory(ctx context.Context, d scan.Dialer, addr netip.Addr, l *vigil
 	}
 	inv.Packages, inv.Binaries, err = ParseDpkgQuery(strings.NewReader(out))
 	return inv, err
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // authenticatedScan takes the host's inventory with the run's ssh login and
