@@ -10,9 +10,19 @@ type Principal struct {
 	Role           Role
 	SessionID      string // the token row that authenticated the request, if any
 	APIKeyID       string // the organization API key presented, if any
-	// note: extension point. Impersonation (a later issue) sets ActorUserID to
-	// the real admin while UserID is the impersonated user; audit records both.
-	ActorUserID string
+	// Partner is set when the organization is a partner (its admins are
+	// partner admins).
+	Partner bool
+	// ImpersonatorID is the real user behind an impersonation token; UserID
+	// is then the impersonated user. Audit records both.
+	ImpersonatorID string
+	// TokenKind is the kind of token that authenticated the request.
+	TokenKind TokenKind
+	// Restricted is set for roles that see only the grouped resources of their
+	// own groups (see GroupService); admins and managers see everything.
+	Restricted bool
+	// IP and UserAgent of the request, for the audit trail.
+	IP, UserAgent string
 }
 
 type principalKey struct{}

@@ -125,3 +125,12 @@ func (v *Validation) Err() error {
 func FieldError(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Message: "Parameter Error", Fields: map[string][]string{field: {fmt.Sprintf(format, args...)}}}
 }
+
+// FieldsOf returns the field errors of an EINVALID error (nil otherwise).
+func FieldsOf(err error) map[string][]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}

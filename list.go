@@ -105,6 +105,9 @@ type ListOptions struct {
 	Sort    []Sort
 	From    *time.Time // inclusive
 	To      *time.Time // exclusive when derived from a relative range, inclusive for date_range_end
+	// RestrictTo is a restricted user's id: target and scan lists then hold
+	// only resources in no group and those of the user's groups.
+	RestrictTo string
 }
 
 // Offset is the number of rows before the current page.

@@ -12,38 +12,51 @@ import (
 )
 
 type organizationRow struct {
-	bun.BaseModel `bun:"table:organizations"`
+	bun.BaseModel `bun:"table:organizations,alias:organizations"`
 	ID            string    `bun:"id,pk"`
 	Name          string    `bun:"name"`
+	PartnerID     string    `bun:"partner_id,nullzero"`
+	IsPartner     bool      `bun:"is_partner"`
 	CreatedAt     time.Time `bun:"created_at"`
 	UpdatedAt     time.Time `bun:"updated_at"`
 }
 
 func (r *organizationRow) domain() *vigil.Organization {
-	return &vigil.Organization{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return &vigil.Organization{ID: r.ID, Name: r.Name, PartnerID: r.PartnerID, IsPartner: r.IsPartner, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // CreateOrganization creates an organization with its built-in port lists,
-// scan profiles and local scanner.
+// scan profiles and local scanner. The installation's first organization is
+// the operator (a partner without partner); the others stand alone.
 func (s *Store) CreateOrganization(ctx context.Context, name string) (*vigil.Organization, error) {
 	if name == "" || len(name) > vigil.MaxNameLen {
 		return nil, vigil.FieldError("organization.name", "must be 1 to %d characters", vigil.MaxNameLen)
 	}
-	now := s.now()
-	row := &organizationRow{ID: vigil.NewID(), Name: name, CreatedAt: now, UpdatedAt: now}
+	var row *organizationRow
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+		n, err := tx.NewSelect().Model((*organizationRow)(nil)).Count(ctx)
+		if err != nil {
 			return err
 		}
-		if _, err := s.syncBuiltinPortLists(ctx, tx, row.ID); err != nil {
-			return err
-		}
-		return s.syncScanDefaults(ctx, tx, row.ID)
+		row, err = s.insertOrganization(ctx, tx, name, "", n == 0)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return row.domain(), nil
+}
+
+func (s *Store) insertOrganization(ctx context.Context, tx bun.Tx, name, partnerID string, partner bool) (*organizationRow, error) {
+	now := s.now()
+	row := &organizationRow{ID: vigil.NewID(), Name: name, PartnerID: partnerID, IsPartner: partner, CreatedAt: now, UpdatedAt: now}
+	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := s.syncBuiltinPortLists(ctx, tx, row.ID); err != nil {
+		return nil, err
+	}
+	return row, s.syncScanDefaults(ctx, tx, row.ID)
 }
 
 // FindOrganizationByID returns ENOTFOUND if there is no such organization.
@@ -65,7 +78,7 @@ func (s *Store) CountOrganizations(ctx context.Context) (int, error) {
 }
 
 type userRow struct {
-	bun.BaseModel  `bun:"table:users"`
+	bun.BaseModel  `bun:"table:users,alias:users"`
 	ID             string     `bun:"id,pk"`
 	OrganizationID string     `bun:"organization_id"`
 	Email          string     `bun:"email"`
@@ -77,6 +90,18 @@ type userRow struct {
 	SignInCount    int        `bun:"sign_in_count"`
 	LastSignInAt   *time.Time `bun:"last_sign_in_at"`
 	LastSignInIP   string     `bun:"last_sign_in_ip"`
+	ConfirmedAt    *time.Time `bun:"confirmed_at"`
+	InvitedAt      *time.Time `bun:"invited_at"`
+	ActiveProduct  string     `bun:"active_product"`
+	TOTPSecret     []byte     `bun:"otp_totp_secret"`
+	TOTPEnabled    bool       `bun:"otp_totp_enabled"`
+	OTPLastStep    int64      `bun:"otp_last_step"`
+	SMSEnabled     bool       `bun:"otp_sms_enabled"`
+	OTPPhone       string     `bun:"otp_phone"`
+	OTPPending     string     `bun:"otp_pending_phone"`
+	OTPDefault     string     `bun:"otp_default_method"`
+	SSAPIKeyHash   string     `bun:"ssapi_key_hash,nullzero"`
+	SSOSubject     string     `bun:"sso_subject"`
 	CreatedAt      time.Time  `bun:"created_at"`
 	UpdatedAt      time.Time  `bun:"updated_at"`
 }
@@ -84,33 +109,76 @@ type userRow struct {
 func (r *userRow) domain() *vigil.User {
 	return &vigil.User{ID: r.ID, OrganizationID: r.OrganizationID, Email: r.Email, Name: r.Name, Role: vigil.Role(r.Role),
 		Locale: r.Locale, Timezone: r.Timezone, PasswordHash: r.PasswordHash, SignInCount: r.SignInCount,
-		LastSignInAt: r.LastSignInAt, LastSignInIP: r.LastSignInIP, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		LastSignInAt: r.LastSignInAt, LastSignInIP: r.LastSignInIP, ConfirmedAt: r.ConfirmedAt, InvitedAt: r.InvitedAt,
+		ActiveProduct: vigil.Product(r.ActiveProduct), TOTPEnabled: r.TOTPEnabled, OTPLastStep: r.OTPLastStep,
+		SMSEnabled: r.SMSEnabled, OTPPhone: r.OTPPhone, OTPPendingPhone: r.OTPPending, OTPDefaultMethod: r.OTPDefault,
+		SSOSubject: r.SSOSubject, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// user converts a row, opening the sealed TOTP secret.
+func (s *Store) user(r *userRow) (*vigil.User, error) {
+	u := r.domain()
+	if len(r.TOTPSecret) > 0 {
+		if s.opts.Sealer == nil {
+			return nil, errors.New("store: no sealer configured for 2FA secrets")
+		}
+		pt, err := s.opts.Sealer.Open(r.TOTPSecret, []byte("user-otp:"+r.ID))
+		if err != nil {
+			return nil, err
+		}
+		u.TOTPSecret = string(pt)
+	}
+	return u, nil
 }
 
 // CreateUser adds a user to orgID. in must be validated; passwordHash is the
 // argon2id hash of in.Password. ECONFLICT if the e-mail is taken.
 func (s *Store) CreateUser(ctx context.Context, orgID string, in vigil.UserInput, passwordHash string) (*vigil.User, error) {
-	now := s.now()
-	row := &userRow{ID: vigil.NewID(), OrganizationID: orgID, Email: in.Email, Name: in.Name, Role: string(in.Role),
-		Locale: in.Locale, Timezone: in.Timezone, PasswordHash: passwordHash, CreatedAt: now, UpdatedAt: now}
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if n, err := tx.NewSelect().Model((*organizationRow)(nil)).Where("id = ?", orgID).Count(ctx); err != nil {
-			return err
-		} else if n == 0 {
-			return vigil.NotFound("organization")
-		}
-		if n, err := tx.NewSelect().Model((*userRow)(nil)).Where("email = ?", in.Email).Count(ctx); err != nil {
-			return err
-		} else if n > 0 {
-			return vigil.FieldError("user.email", "has already been taken")
-		}
-		_, err := tx.NewInsert().Model(row).Exec(ctx)
+	var row *userRow
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) (err error) {
+		row, err = s.insertUser(ctx, tx, orgID, in, passwordHash, "user")
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return row.domain(), nil
+}
+
+// insertUser adds a user inside tx, within the organization's user limit.
+// field prefixes the e-mail error ("user", or "users[3]" for imports).
+func (s *Store) insertUser(ctx context.Context, tx bun.Tx, orgID string, in vigil.UserInput, passwordHash, field string) (*userRow, error) {
+	now := s.now()
+	row := &userRow{ID: vigil.NewID(), OrganizationID: orgID, Email: in.Email, Name: in.Name, Role: string(in.Role),
+		Locale: in.Locale, Timezone: in.Timezone, PasswordHash: passwordHash, ActiveProduct: string(in.Product),
+		CreatedAt: now, UpdatedAt: now}
+	if row.ActiveProduct == "" {
+		row.ActiveProduct = string(vigil.ProductVRMS)
+	}
+	if !in.Unconfirmed && !in.Invited {
+		row.ConfirmedAt = &now
+	}
+	if in.Invited {
+		row.InvitedAt = &now
+	}
+	if n, err := tx.NewSelect().Model((*organizationRow)(nil)).Where("id = ?", orgID).Count(ctx); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return nil, vigil.NotFound("organization")
+	}
+	if n, err := tx.NewSelect().Model((*userRow)(nil)).Where("email = ?", in.Email).Count(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, vigil.FieldError(field+".email", "has already been taken")
+	}
+	if err := s.checkLimit(ctx, tx, orgID, vigil.FeatureUsers, "users", 1, func() (int64, error) {
+		n, err := tx.NewSelect().Model((*userRow)(nil)).Where("organization_id = ?", orgID).Count(ctx)
+		return int64(n), err
+	}); err != nil {
+		return nil, err
+	}
+	_, err := tx.NewInsert().Model(row).Exec(ctx)
+	return row, err
 }
 
 // FindUserByID returns ENOTFOUND unless the user exists in orgID.
@@ -122,7 +190,7 @@ func (s *Store) FindUserByID(ctx context.Context, orgID, id string) (*vigil.User
 	if err := s.db.NewSelect().Model(row).Where("id = ? AND organization_id = ?", id, orgID).Scan(ctx); err != nil {
 		return nil, notFound(err, "user")
 	}
-	return row.domain(), nil
+	return s.user(row)
 }
 
 // FindUserByEmail looks across organizations (sign-in comes before scoping).
@@ -131,7 +199,7 @@ func (s *Store) FindUserByEmail(ctx context.Context, email string) (*vigil.User,
 	if err := s.db.NewSelect().Model(row).Where("email = ?", email).Scan(ctx); err != nil {
 		return nil, notFound(err, "user")
 	}
-	return row.domain(), nil
+	return s.user(row)
 }
 
 // RecordSignIn counts a successful sign-in.
@@ -189,6 +257,9 @@ type tokenRow struct {
 	UserID         string     `bun:"user_id"`
 	Kind           string     `bun:"kind"`
 	TokenHash      string     `bun:"token_hash"`
+	Name           string     `bun:"name"`
+	ImpersonatorID string     `bun:"impersonator_id,nullzero"`
+	ParentTokenID  string     `bun:"parent_token_id,nullzero"`
 	IP             string     `bun:"ip"`
 	UserAgent      string     `bun:"user_agent"`
 	CreatedAt      time.Time  `bun:"created_at"`
@@ -204,6 +275,7 @@ func (s *Store) CreateToken(ctx context.Context, t *vigil.Token) error {
 	}
 	t.CreatedAt = s.now()
 	row := &tokenRow{ID: t.ID, OrganizationID: t.OrganizationID, UserID: t.UserID, Kind: string(t.Kind), TokenHash: t.TokenHash,
+		Name: t.Name, ImpersonatorID: t.ImpersonatorID, ParentTokenID: t.ParentTokenID,
 		IP: t.IP, UserAgent: t.UserAgent, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.NewInsert().Model(row).Exec(ctx)
@@ -219,9 +291,14 @@ func (s *Store) FindTokenByHash(ctx context.Context, hash string, now time.Time)
 	if err != nil {
 		return nil, notFound(err, "token")
 	}
+	return row.domain(), nil
+}
+
+func (row *tokenRow) domain() *vigil.Token {
 	return &vigil.Token{ID: row.ID, OrganizationID: row.OrganizationID, UserID: row.UserID, Kind: vigil.TokenKind(row.Kind),
-		TokenHash: row.TokenHash, IP: row.IP, UserAgent: row.UserAgent, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt,
-		LastUsedAt: row.LastUsedAt, RevokedAt: row.RevokedAt}, nil
+		TokenHash: row.TokenHash, Name: row.Name, ImpersonatorID: row.ImpersonatorID, ParentTokenID: row.ParentTokenID,
+		IP: row.IP, UserAgent: row.UserAgent, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt,
+		LastUsedAt: row.LastUsedAt, RevokedAt: row.RevokedAt}
 }
 
 // RevokeToken ends a token; revoking twice is not an error.

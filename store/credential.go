@@ -142,8 +142,10 @@ func (s *Store) CreateCredential(ctx context.Context, orgID string, in vigil.Cre
 		if err != nil {
 			return err
 		}
-		_, err = tx.NewInsert().Model(row).Exec(ctx)
-		return err
+		if _, err = tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		return s.stampOwner(ctx, tx, "credentials", c.ID)
 	})
 	if err != nil {
 		return nil, err

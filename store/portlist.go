@@ -133,6 +133,9 @@ func (s *Store) CreatePortList(ctx context.Context, orgID string, in vigil.PortL
 		if err := s.replaceRanges(ctx, tx, l); err != nil {
 			return err
 		}
+		if err := s.stampOwner(ctx, tx, "port_lists", l.ID); err != nil {
+			return err
+		}
 		var err error
 		out, err = s.findPortList(ctx, tx, orgID, l.ID)
 		return err

@@ -118,6 +118,17 @@ func (s *Store) startScan(ctx context.Context, tx bun.Tx, orgID, id string) (*vi
 		if sc.Status.Active() {
 			return vigil.FieldError("status", "the scan is already %s; stop it or wait for it to end", sc.Status)
 		}
+		// A run after a completed one is a rescan, which the plan may limit.
+		err = s.checkLimit(ctx, tx, orgID, vigil.FeatureRescans, "rescans", 0, func() (int64, error) {
+			n, err := tx.NewSelect().Model((*runRow)(nil)).Where("scan_id = ? AND status = ?", sc.ID, vigil.StatusDone).Count(ctx)
+			return int64(n), err
+		})
+		if err != nil {
+			if f := vigil.FieldsOf(err); f != nil {
+				return vigil.FieldError("scan", "%s", f[vigil.FeatureRescans][0])
+			}
+			return err
+		}
 		cfg, err := s.runConfig(ctx, tx, sc)
 		if err != nil {
 			return err

@@ -168,6 +168,9 @@ func (s *Store) FindScanProfiles(ctx context.Context, orgID string, opts vigil.L
 func (s *Store) FindScans(ctx context.Context, orgID string, opts vigil.ListOptions) ([]*vigil.Scan, int, error) {
 	var rows []*scanRow
 	q := s.db.NewSelect().Model(&rows).Relation("Target").Relation("Profile").Where("scan.organization_id = ?", orgID)
+	if opts.RestrictTo != "" {
+		q = restrictToGroups(q, vigil.ResourceScan, "scan", opts.RestrictTo)
+	}
 	return listPage(ctx, s, q, &rows, "scan", scanColumns, vigil.ScanList, opts)
 }
 
@@ -211,6 +214,9 @@ func (s *Store) createScan(ctx context.Context, tx bun.Tx, orgID string, in vigi
 	now := s.now()
 	sc.ID, sc.CreatedAt, sc.UpdatedAt = vigil.NewID(), now, now
 	if _, err := tx.NewInsert().Model(scanToRow(sc)).Exec(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.stampOwner(ctx, tx, "scans", sc.ID); err != nil {
 		return nil, err
 	}
 	return s.findScan(ctx, tx, orgID, sc.ID)

@@ -54,6 +54,9 @@ var targetColumns = map[string]column{
 func (s *Store) FindTargets(ctx context.Context, orgID string, opts vigil.ListOptions) ([]*vigil.Target, int, error) {
 	var rows []*targetRow
 	q := s.db.NewSelect().Model(&rows).Where("target.organization_id = ?", orgID)
+	if opts.RestrictTo != "" {
+		q = restrictToGroups(q, vigil.ResourceTarget, "target", opts.RestrictTo)
+	}
 	return listPage(ctx, s, q, &rows, "target", targetColumns, vigil.TargetList, opts)
 }
 
@@ -84,10 +87,15 @@ func (s *Store) CreateTarget(ctx context.Context, orgID string, in vigil.TargetI
 		if err := s.checkTargetRefs(ctx, tx, t); err != nil {
 			return err
 		}
+		if err := s.checkIPLimit(ctx, tx, orgID, "", t.HostCount); err != nil {
+			return err
+		}
 		now := s.now()
 		t.ID, t.CreatedAt, t.UpdatedAt = vigil.NewID(), now, now
-		_, err := tx.NewInsert().Model(targetToRow(t)).Exec(ctx)
-		return err
+		if _, err := tx.NewInsert().Model(targetToRow(t)).Exec(ctx); err != nil {
+			return err
+		}
+		return s.stampOwner(ctx, tx, "targets", t.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -109,6 +117,9 @@ func (s *Store) UpdateTarget(ctx context.Context, orgID, id string, in vigil.Tar
 		if err := s.checkTargetRefs(ctx, tx, t); err != nil {
 			return err
 		}
+		if err := s.checkIPLimit(ctx, tx, orgID, t.ID, t.HostCount); err != nil {
+			return err
+		}
 		t.UpdatedAt = s.now()
 		_, err = tx.NewUpdate().Model(targetToRow(t)).WherePK().ExcludeColumn("id", "organization_id", "created_at").Exec(ctx)
 		return err
@@ -117,6 +128,36 @@ func (s *Store) UpdateTarget(ctx context.Context, orgID, id string, in vigil.Tar
 		return nil, err
 	}
 	return t, nil
+}
+
+// checkIPLimit refuses a target whose addresses would take the
+// organization's targets past its plan's number of IPs. exceptID is the
+// target being changed (its old count is replaced).
+func (s *Store) checkIPLimit(ctx context.Context, tx bun.Tx, orgID, exceptID string, hosts int64) error {
+	err := s.checkLimit(ctx, tx, orgID, vigil.FeatureMaxIPs, "IP addresses", hosts, func() (int64, error) {
+		var sum int64
+		q := tx.NewSelect().Model((*targetRow)(nil)).ColumnExpr("COALESCE(SUM(host_count), 0)").Where("organization_id = ?", orgID)
+		if exceptID != "" {
+			q = q.Where("id <> ?", exceptID)
+		}
+		err := q.Scan(ctx, &sum)
+		return sum, err
+	})
+	if fields := vigil.FieldsOf(err); fields != nil {
+		return vigil.FieldError("target.hosts", "%s", fields[vigil.FeatureMaxIPs][0])
+	}
+	return err
+}
+
+// stampOwner records the signed-in user as the owner of a new row, so its
+// resources can be listed and transferred.
+func (s *Store) stampOwner(ctx context.Context, tx bun.Tx, table, id string) error {
+	p := vigil.PrincipalFromContext(ctx)
+	if p == nil || p.UserID == "" {
+		return nil
+	}
+	_, err := tx.NewUpdate().Table(table).Set("owner_id = ?", p.UserID).Where("id = ?", id).Exec(ctx)
+	return err
 }
 
 // checkTargetRefs makes sure the port list and each credential exist in the
