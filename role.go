@@ -57,22 +57,22 @@ type Permission string
 
 // Permissions.
 const (
-	PermRead              Permission = "resources.read"       // read targets, scans, results, settings of the organization
-	PermWrite             Permission = "resources.write"      // create, change, delete targets, credentials, port lists, scans
-	PermScan              Permission = "scans.start"          // start and stop scans
-	PermManage            Permission = "settings.manage"      // sync built-ins, organization-wide scan settings
-	PermApproveExceptions Permission = "exceptions.approve"   // activate and reject exceptions
-	PermGroups            Permission = "groups.manage"        // create groups, manage members and their resources
-	PermAudit             Permission = "audit.read"           // read the audit trail
-	PermUsers             Permission = "users.manage"         // create, invite, change, delete users of the organization
-	PermAPIKeys           Permission = "api_keys.manage"      // organization API keys
-	PermOrganization      Permission = "organization.update"  // rename the organization, SSO settings
-	PermImpersonate       Permission = "users.impersonate"    // act as another user (audited)
-	PermCustomers         Permission = "customers.manage"     // partner: customer organizations, their users and subscriptions
-	PermPlans             Permission = "plans.manage"         // partner: plans and features
-	PermWhitelabel        Permission = "whitelabel.update"    // partner: branding of the portal, e-mails and reports
-	PermSubscriptions     Permission = "subscriptions.read"   // the organization's plans and subscriptions
-	PermOwnAccount        Permission = "account.manage_own"   // own profile, password, 2FA, tokens, preferences
+	PermRead              Permission = "resources.read"      // read targets, scans, results, settings of the organization
+	PermWrite             Permission = "resources.write"     // create, change, delete targets, credentials, port lists, scans
+	PermScan              Permission = "scans.start"         // start and stop scans
+	PermManage            Permission = "settings.manage"     // sync built-ins, organization-wide scan settings
+	PermApproveExceptions Permission = "exceptions.approve"  // activate and reject exceptions
+	PermGroups            Permission = "groups.manage"       // create groups, manage members and their resources
+	PermAudit             Permission = "audit.read"          // read the audit trail
+	PermUsers             Permission = "users.manage"        // create, invite, change, delete users of the organization
+	PermAPIKeys           Permission = "api_keys.manage"     // organization API keys
+	PermOrganization      Permission = "organization.update" // rename the organization, SSO settings
+	PermImpersonate       Permission = "users.impersonate"   // act as another user (audited)
+	PermCustomers         Permission = "customers.manage"    // partner: customer organizations, their users and subscriptions
+	PermPlans             Permission = "plans.manage"        // partner: plans and features
+	PermWhitelabel        Permission = "whitelabel.update"   // partner: branding of the portal, e-mails and reports
+	PermSubscriptions     Permission = "subscriptions.read"  // the organization's plans and subscriptions
+	PermOwnAccount        Permission = "account.manage_own"  // own profile, password, 2FA, tokens, preferences
 )
 
 // rolePermissions is the one table of who may do what.
@@ -115,7 +115,9 @@ var actionPermission = map[Action]Permission{
 
 // Can reports whether the role, in an organization that is not a partner,
 // may perform the action.
-func (r Role) Can(a Action) bool { return slices.Contains(rolePermissions[string(r)], actionPermission[a]) }
+func (r Role) Can(a Action) bool {
+	return slices.Contains(rolePermissions[string(r)], actionPermission[a])
+}
 
 // Can reports whether the principal in p may perform a; nil may do nothing.
 func (p *Principal) Can(a Action) bool { return p != nil && p.Has(actionPermission[a]) }

@@ -435,8 +435,8 @@ func (s *Store) SetGroupResources(ctx context.Context, orgID, groupID string, ta
 		}
 		for _, r := range []struct {
 			table, col, other string
-			ids           []string
-			model         any
+			ids               []string
+			model             any
 		}{{"group_targets", "target_id", "targets", targetIDs, (*targetRow)(nil)}, {"group_scans", "scan_id", "scans", scanIDs, (*scanRow)(nil)}} {
 			if r.ids == nil {
 				continue
