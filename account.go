@@ -288,6 +288,9 @@ type AccountService interface {
 	CountOrganizations(ctx context.Context) (int, error)
 	CreateUser(ctx context.Context, orgID string, in UserInput, passwordHash string) (*User, error)
 	FindUserByID(ctx context.Context, orgID, id string) (*User, error)
+	// FindUserAnywhere looks a user up across organizations; callers check
+	// that the caller manages the user's organization.
+	FindUserAnywhere(ctx context.Context, id string) (*User, error)
 	// FindUserByEmail looks across organizations: sign-in happens before the
 	// organization is known. ENOTFOUND if none.
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
@@ -336,6 +339,8 @@ type AccountService interface {
 	// UseRecoveryCode consumes a code; ENOTFOUND if it is unknown or used.
 	UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) error
 	CountRecoveryCodes(ctx context.Context, userID string) (unused int, err error)
+	// UseTOTPStep records a TOTP step as used; false if it (or a later one) was.
+	UseTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
 }
 
 // AuthLimiter counts failed sign-ins per key ("acct:<email>", "ip:<addr>")

@@ -334,6 +334,9 @@ type TenancyService interface {
 	// Manages reports whether managerID is orgID's partner (or an ancestor
 	// partner, or the operator).
 	Manages(ctx context.Context, managerID, orgID string) (bool, error)
+	// PartnerOf is Manages without the operator's blanket management: the
+	// partner chain only (an API key of a partner may carry its customers' tokens).
+	PartnerOf(ctx context.Context, partnerID, orgID string) (bool, error)
 	SetPartner(ctx context.Context, orgID string, partner bool) error
 	// ManagedOrganizationIDs lists the organizations managerID manages, itself included.
 	ManagedOrganizationIDs(ctx context.Context, managerID string) ([]string, error)

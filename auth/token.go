@@ -9,8 +9,12 @@ import (
 
 // Token prefixes make leaked secrets recognizable to secret scanners.
 const (
-	PrefixSession = "vgs_"
-	PrefixAPIKey  = "vgk_"
+	PrefixSession       = "vgs_"
+	PrefixAPIKey        = "vgk_"
+	PrefixAccess        = "vga_" // long-lived access tokens
+	PrefixImpersonation = "vgi_"
+	PrefixSSAPI         = "vgf_" // per-user SSAPI keys
+	PrefixOneTime       = "vgo_" // links in e-mails, otp_session_state
 )
 
 // NewToken returns a random token with prefix: 32 bytes of entropy, base64url.

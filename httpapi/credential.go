@@ -144,7 +144,7 @@ func (s *Server) handleCredentialCreate(ctx context.Context, in *CredentialCreat
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "credential.create", c.ID)
+	s.auditIDs(ctx, p, "credential.create", c.ID)
 	return credentialOutput(c), nil
 }
 
@@ -165,7 +165,7 @@ func (s *Server) handleCredentialUpdate(ctx context.Context, in *CredentialUpdat
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "credential.update", c.ID)
+	s.auditIDs(ctx, p, "credential.update", c.ID)
 	return credentialOutput(c), nil
 }
 

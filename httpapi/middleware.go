@@ -79,11 +79,17 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 			return
 		}
 		p.OrganizationID, p.APIKeyID = k.OrganizationID, k.ID
+		r, _ := humago.Unwrap(ctx)
+		p.IP, p.UserAgent = clientIP(r), truncate(ctx.Header("User-Agent"), 255)
 	} else if s.cfg.RequireAPIKey {
 		writeError(ctx, newError(http.StatusUnauthorized, "missing x-api-key header", nil))
 		return
 	}
 	if op.Metadata[metaAnonymous] == true {
+		if p.IP == "" {
+			r, _ := humago.Unwrap(ctx)
+			p.IP, p.UserAgent = clientIP(r), truncate(ctx.Header("User-Agent"), 255)
+		}
 		next(huma.WithContext(ctx, vigil.NewContextWithPrincipal(c, p)))
 		return
 	}
@@ -98,18 +104,48 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	// note: an API key of one organization with a token of another is refused,
-	// so a leaked key cannot be paired with a stolen token elsewhere.
+	// so a leaked key cannot be paired with a stolen token elsewhere; the
+	// exception is a partner's key with a token of a customer it manages (the
+	// partner's portal, impersonation).
 	if p.OrganizationID != "" && p.OrganizationID != t.OrganizationID {
-		writeError(ctx, newError(http.StatusUnauthorized, "the API key and the token belong to different organizations", nil))
-		return
+		ok, err := s.Tenancy.PartnerOf(c, p.OrganizationID, t.OrganizationID)
+		if err == nil && !ok && t.Kind == vigil.TokenImpersonation {
+			// The impersonator keeps using its own organization's key.
+			var imp *vigil.User
+			if imp, err = s.Accounts.FindUserAnywhere(c, t.ImpersonatorID); err == nil {
+				ok = imp.OrganizationID == p.OrganizationID
+			}
+		}
+		if err != nil {
+			writeError(ctx, fail(c, s.log, err).(*Error))
+			return
+		}
+		if !ok {
+			writeError(ctx, newError(http.StatusUnauthorized, "the API key and the token belong to different organizations", nil))
+			return
+		}
 	}
 	u, err := s.Accounts.FindUserByID(c, t.OrganizationID, t.UserID)
 	if err != nil {
 		s.unauthorized(ctx, err, "invalid or expired token")
 		return
 	}
+	org, err := s.Accounts.FindOrganizationByID(c, u.OrganizationID)
+	if err != nil {
+		s.unauthorized(ctx, err, "invalid or expired token")
+		return
+	}
 	p.OrganizationID, p.UserID, p.Role, p.SessionID = u.OrganizationID, u.ID, u.Role, t.ID
-	next(huma.WithContext(ctx, vigil.NewContextWithPrincipal(c, p)))
+	p.Partner, p.TokenKind, p.ImpersonatorID = org.IsPartner, t.Kind, t.ImpersonatorID
+	p.Restricted = !p.Has(vigil.PermGroups)
+	r, _ := humago.Unwrap(ctx)
+	p.IP, p.UserAgent = clientIP(r), truncate(ctx.Header("User-Agent"), 255)
+	c = vigil.NewContextWithPrincipal(c, p)
+	if p.ImpersonatorID != "" {
+		// Every request made as someone else is on the record, with both names.
+		s.audit(c, "impersonation.request", "route", op.OperationID, map[string]any{"method": r.Method, "path": r.URL.Path})
+	}
+	next(huma.WithContext(ctx, c))
 }
 
 // unauthorized answers 401 for a lookup that found nothing, 500 otherwise.
@@ -145,6 +181,40 @@ func writeError(ctx huma.Context, e *Error) {
 	ctx.SetHeader("Content-Type", "application/json")
 	ctx.SetStatus(e.Status)
 	_ = json.NewEncoder(ctx.BodyWriter()).Encode(e)
+}
+
+// audit appends an event for the caller in ctx; a failure is logged, not
+// returned: the action itself already happened.
+func (s *Server) audit(ctx context.Context, action, resourceType, resourceID string, changes map[string]any) {
+	e := &vigil.AuditEvent{Action: action, ResourceType: resourceType, ResourceID: resourceID, Changes: changes}
+	if p := vigil.PrincipalFromContext(ctx); p != nil {
+		e.OrganizationID, e.ActorID, e.ImpersonatorID, e.IP, e.UserAgent = p.OrganizationID, p.UserID, p.ImpersonatorID, p.IP, p.UserAgent
+	}
+	s.record(ctx, e)
+}
+
+// record appends e to the audit trail (and the log).
+func (s *Server) record(ctx context.Context, e *vigil.AuditEvent) {
+	s.log.InfoContext(ctx, "audit: "+e.Action, "organization_id", e.OrganizationID, "actor_id", e.ActorID,
+		"impersonator_id", e.ImpersonatorID, "resource_type", e.ResourceType, "resource_id", e.ResourceID, "ip", e.IP)
+	if s.Audit == nil {
+		return
+	}
+	if err := s.Audit.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "err", err)
+	}
+}
+
+// permit returns the caller if it holds perm (and is signed in).
+func permit(ctx context.Context, perm vigil.Permission) (*vigil.Principal, error) {
+	p := vigil.PrincipalFromContext(ctx)
+	if p == nil || p.UserID == "" {
+		return nil, vigil.Errorf(vigil.EUNAUTHORIZED, "not signed in")
+	}
+	if !p.Has(perm) {
+		return nil, vigil.Errorf(vigil.EFORBIDDEN, "your role (%s) may not do this", vigil.RoleName(p.Role, p.Partner))
+	}
+	return p, nil
 }
 
 // principal returns the caller, with ActionRead and the given action checked.

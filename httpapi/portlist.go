@@ -129,7 +129,7 @@ func (s *Server) handlePortListCreate(ctx context.Context, in *PortListCreateInp
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "port_list.create", l.ID)
+	s.auditIDs(ctx, p, "port_list.create", l.ID)
 	return portListOutput(l), nil
 }
 
@@ -157,7 +157,7 @@ func (s *Server) changePortList(ctx context.Context, action, id string, a vigil.
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, action, id)
+	s.auditIDs(ctx, p, action, id)
 	return portListOutput(l), nil
 }
 
@@ -275,7 +275,7 @@ func (s *Server) handlePortListSync(ctx context.Context, _ *struct{}) (*PortList
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "port_list.sync")
+	s.auditIDs(ctx, p, "port_list.sync")
 	out := &PortListSyncOutput{}
 	out.Body.Data.Created, out.Body.Data.Updated, out.Body.Data.Unchanged = res.Created, res.Updated, res.Unchanged
 	return out, nil

@@ -229,7 +229,7 @@ func (s *Server) handleScanCreate(ctx context.Context, in *ScanCreateInput) (*Sc
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "scan.create", sc.ID)
+	s.auditIDs(ctx, p, "scan.create", sc.ID)
 	return scanOutput(sc), nil
 }
 
@@ -242,7 +242,7 @@ func (s *Server) handleScanUpdate(ctx context.Context, in *ScanUpdateInput) (*Sc
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "scan.update", sc.ID)
+	s.auditIDs(ctx, p, "scan.update", sc.ID)
 	return scanOutput(sc), nil
 }
 
@@ -264,7 +264,7 @@ func (s *Server) handleScanStart(ctx context.Context, in *IDPath) (*RunOutput, e
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "scan.start", in.ID, r.ID)
+	s.auditIDs(ctx, p, "scan.start", in.ID, r.ID)
 	s.scanStarted()
 	return runOutput(r), nil
 }
@@ -278,7 +278,7 @@ func (s *Server) handleScanStop(ctx context.Context, in *IDPath) (*RunOutput, er
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "scan.stop", in.ID, r.ID)
+	s.auditIDs(ctx, p, "scan.stop", in.ID, r.ID)
 	return runOutput(r), nil
 }
 

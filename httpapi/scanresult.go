@@ -226,7 +226,7 @@ func (s *Server) handleScanWizard(ctx context.Context, in *WizardInput) (*DataOu
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "scan.wizard", sc.ID, sc.TargetID)
+	s.auditIDs(ctx, p, "scan.wizard", sc.ID, sc.TargetID)
 	out := WizardJSON{ScanJSON: scanJSON(sc), TargetID: sc.TargetID}
 	if run != nil {
 		r := runJSON(run)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilscan/vigil"
+	"github.com/vigilscan/vigil/message"
 )
 
 // Config holds the API's tunables. DefaultConfig has the defaults.
@@ -40,6 +41,14 @@ type Config struct {
 	PasswordVerifier func(password, hash string) error
 	// BurnPasswordCheck spends the time of one verification (unknown users).
 	BurnPasswordCheck func(password string)
+	// PortalURL is where links in e-mails lead ("https://scan.example.com").
+	PortalURL string
+	// Issuer names the product in authenticator apps.
+	Issuer string
+	// CodeKey keys the hashes of SMS and recovery codes.
+	CodeKey []byte
+	// Lifetimes of one-time secrets.
+	OTPSessionTTL, ResetTTL, ConfirmTTL, InviteTTL, ImpersonationTTL, SMSCodeTTL time.Duration
 }
 
 // DefaultConfig returns the production defaults (hashing functions unset).
@@ -53,7 +62,19 @@ func DefaultConfig() Config {
 		IPMaxFailures:      20,
 		FailureWindow:      15 * time.Minute,
 		Lockout:            15 * time.Minute,
+		Issuer:             "Vigil",
+		OTPSessionTTL:      5 * time.Minute,
+		ResetTTL:           time.Hour,
+		ConfirmTTL:         72 * time.Hour,
+		InviteTTL:          7 * 24 * time.Hour,
+		ImpersonationTTL:   time.Hour,
+		SMSCodeTTL:         5 * time.Minute,
 	}
+}
+
+// Sender queues e-mails and SMS (message.Sender).
+type Sender interface {
+	Send(ctx context.Context, orgID, userID, template, to string, d message.Data) (*vigil.Message, error)
 }
 
 // Services are what the API serves; the store implements them all.
@@ -66,6 +87,11 @@ type Services struct {
 	Scans       vigil.ScanService
 	Results     vigil.ResultService
 	Feeds       vigil.FeedService
+	Tenancy     vigil.TenancyService
+	Groups      vigil.GroupService
+	Audit       vigil.AuditService
+	// Messages sends e-mail and SMS; nil refuses flows that need them.
+	Messages Sender
 	// OnScanStart, when set, is called after a run was requested (it wakes
 	// the in-process scanner node).
 	OnScanStart func()

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -152,7 +153,7 @@ func (s *Server) handleTargetCreate(ctx context.Context, in *TargetCreateInput) 
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "target.create", t.ID)
+	s.auditIDs(ctx, p, "target.create", t.ID)
 	return targetOutput(t), nil
 }
 
@@ -173,7 +174,7 @@ func (s *Server) handleTargetUpdate(ctx context.Context, in *TargetUpdateInput) 
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, "target.update", t.ID)
+	s.auditIDs(ctx, p, "target.update", t.ID)
 	return targetOutput(t), nil
 }
 
@@ -200,7 +201,7 @@ func (s *Server) deleteRecords(ctx context.Context, action string, ids []string,
 	if err := del(ctx, p.OrganizationID, ids); err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, p, action, ids...)
+	s.auditIDs(ctx, p, action, ids...)
 	return deleteOutput(ids), nil
 }
 
@@ -340,8 +341,17 @@ func splitComma(s string) []string {
 	return out
 }
 
-// audit records a privileged action. note: the audit trail (a later issue)
-// stores these; until then they go to the structured log.
-func (s *Server) audit(ctx context.Context, p *vigil.Principal, action string, ids ...string) {
-	s.log.InfoContext(ctx, "audit", "action", action, "organization_id", p.OrganizationID, "user_id", p.UserID, "ids", ids)
+// auditIDs records an action on resources given by id: the resource type is
+// the action's prefix ("target.create" is about a target).
+func (s *Server) auditIDs(ctx context.Context, _ *vigil.Principal, action string, ids ...string) {
+	rtype, _, _ := strings.Cut(action, ".")
+	var first string
+	if len(ids) > 0 {
+		first = ids[0]
+	}
+	var changes map[string]any
+	if len(ids) > 1 {
+		changes = map[string]any{"ids": ids}
+	}
+	s.audit(ctx, action, rtype, first, changes)
 }

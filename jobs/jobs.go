@@ -84,9 +84,24 @@ func StartSQLite(ctx context.Context, db *sql.DB, cfg Config) (*Runner, error) {
 	return start(ctx, riversqlite.New(db), cfg)
 }
 
-// StartPostgres migrates River's tables and starts workers on a pgx pool.
-func StartPostgres(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Runner, error) {
-	return start(ctx, riverpgxv5.New(pool), cfg)
+// StartPostgres migrates River's tables and starts workers on a pool of
+// its own to dsn (River needs pgx's native interface); Stop closes it.
+func StartPostgres(ctx context.Context, dsn string, cfg Config) (*Runner, error) {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	r, err := start(ctx, riverpgxv5.New(pool), cfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	stop := r.stop
+	r.stop = func(ctx context.Context) error {
+		defer pool.Close()
+		return stop(ctx)
+	}
+	return r, nil
 }
 
 type messageWorker struct {

@@ -168,6 +168,16 @@ func (s *Store) ManagedOrganizationIDs(ctx context.Context, managerID string) ([
 // Manages reports whether managerID manages orgID: it is its partner, an
 // ancestor partner, or the operator.
 func (s *Store) Manages(ctx context.Context, managerID, orgID string) (bool, error) {
+	return s.manages(ctx, managerID, orgID, true)
+}
+
+// PartnerOf reports whether partnerID is orgID's partner or an ancestor
+// partner (the operator's blanket management does not count).
+func (s *Store) PartnerOf(ctx context.Context, partnerID, orgID string) (bool, error) {
+	return s.manages(ctx, partnerID, orgID, false)
+}
+
+func (s *Store) manages(ctx context.Context, managerID, orgID string, operator bool) (bool, error) {
 	if !vigil.IsUUID(orgID) || !vigil.IsUUID(managerID) || managerID == orgID {
 		return false, nil
 	}
@@ -184,7 +194,7 @@ func (s *Store) Manages(ctx context.Context, managerID, orgID string) (bool, err
 			}
 			return false, err
 		}
-		if depth == 0 && mgr.IsOperator() {
+		if depth == 0 && operator && mgr.IsOperator() {
 			return true, nil
 		}
 		if row.PartnerID == "" {

@@ -29,6 +29,18 @@ func (s *Store) ListUsers(ctx context.Context, orgIDs []string, opts vigil.ListO
 	return users, n, err
 }
 
+// FindUserAnywhere returns a user of any organization.
+func (s *Store) FindUserAnywhere(ctx context.Context, id string) (*vigil.User, error) {
+	if !vigil.IsUUID(id) {
+		return nil, vigil.NotFound("user")
+	}
+	row := new(userRow)
+	if err := s.db.NewSelect().Model(row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, notFound(err, "user")
+	}
+	return s.user(row)
+}
+
 // CountUsers counts an organization's users.
 func (s *Store) CountUsers(ctx context.Context, orgID string) (int, error) {
 	n, err := s.db.NewSelect().Model((*userRow)(nil)).Where("organization_id = ?", orgID).Count(ctx)

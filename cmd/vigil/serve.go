@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -17,6 +19,8 @@ import (
 	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/auth"
 	"github.com/vigilscan/vigil/httpapi"
+	"github.com/vigilscan/vigil/jobs"
+	"github.com/vigilscan/vigil/message"
 	"github.com/vigilscan/vigil/node"
 	"github.com/vigilscan/vigil/scan"
 	"github.com/vigilscan/vigil/scan/checks"
@@ -34,7 +38,48 @@ type ServeCmd struct {
 	AdminEmail    string        `help:"E-mail of the admin created on first start." default:"admin@vigil.local" env:"VIGIL_ADMIN_EMAIL"`
 	AdminPassword string        `help:"Password of the admin created on first start (default: random, printed once). Also VIGIL_ADMIN_PASSWORD_FILE." env:"VIGIL_ADMIN_PASSWORD"`
 	OrgName       string        `help:"Name of the organization created on first start." default:"Default" env:"VIGIL_ORG_NAME"`
+	PortalURL     string        `help:"Base URL of the portal, for links in e-mails." default:"http://127.0.0.1:8080" env:"VIGIL_PORTAL_URL" placeholder:"URL"`
+	MessageFlags
 	NodeFlags
+}
+
+// MessageFlags configure e-mail and SMS delivery.
+type MessageFlags struct {
+	SMTPURL          string `name:"smtp-url" help:"SMTP server: smtp://[user:pass@]host[:port][?tls=none|starttls|mandatory|tls] (empty: no e-mail). Also VIGIL_SMTP_URL_FILE." env:"VIGIL_SMTP_URL" placeholder:"URL"`
+	SMTPFrom         string `name:"smtp-from" help:"Sender address of e-mails." default:"vigil@localhost" env:"VIGIL_SMTP_FROM"`
+	SMSProvider      string `name:"sms-provider" help:"SMS delivery: none, outbox (stored for an operator to read), twilio." default:"outbox" enum:"none,outbox,twilio" env:"VIGIL_SMS_PROVIDER"`
+	TwilioURL        string `name:"twilio-url" help:"Base URL of the Twilio-compatible API." default:"https://api.twilio.com" env:"VIGIL_TWILIO_URL"`
+	TwilioAccountSID string `name:"twilio-account-sid" help:"Twilio account SID." env:"VIGIL_TWILIO_ACCOUNT_SID"`
+	TwilioAuthToken  string `name:"twilio-auth-token" help:"Twilio auth token. Also VIGIL_TWILIO_AUTH_TOKEN_FILE." env:"VIGIL_TWILIO_AUTH_TOKEN"`
+	TwilioFrom       string `name:"twilio-from" help:"Sender number (E.164) or messaging service SID." env:"VIGIL_TWILIO_FROM"`
+}
+
+// sender builds message delivery from the flags.
+func (f *MessageFlags) sender(st *store.Store, portal string) (*message.Sender, error) {
+	s := &message.Sender{Store: st, Tenancy: st, PortalURL: portal}
+	smtpURL, err := secretFromEnvFile(f.SMTPURL, "VIGIL_SMTP_URL")
+	if err != nil {
+		return nil, err
+	}
+	if smtpURL != "" {
+		if s.Mail, err = message.NewMailer(smtpURL, f.SMTPFrom); err != nil {
+			return nil, err
+		}
+	}
+	switch f.SMSProvider {
+	case "outbox":
+		s.SMS = message.Outbox{}
+	case "twilio":
+		tok, err := secretFromEnvFile(f.TwilioAuthToken, "VIGIL_TWILIO_AUTH_TOKEN")
+		if err != nil {
+			return nil, err
+		}
+		if f.TwilioAccountSID == "" || tok == "" || f.TwilioFrom == "" {
+			return nil, errors.New("--sms-provider twilio needs --twilio-account-sid, --twilio-auth-token and --twilio-from")
+		}
+		s.SMS = &message.Twilio{BaseURL: f.TwilioURL, AccountSID: f.TwilioAccountSID, AuthToken: tok, From: f.TwilioFrom}
+	}
+	return s, nil
 }
 
 // NodeFlags configure the in-process scanner node.
@@ -158,6 +203,25 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	sender, err := c.sender(st, c.PortalURL)
+	if err != nil {
+		return err
+	}
+	key, err := c.secretKey()
+	if err != nil {
+		return err
+	}
+	cfg.PortalURL, cfg.CodeKey = c.PortalURL, codeKey(key)
+	runner, err := c.startJobs(ctx, st, sender, g)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = runner.Stop(sctx)
+	}()
+	sender.Enqueue = runner.EnqueueMessage
 	var nd *node.Node
 	if !c.NoScanner {
 		nd = node.New(node.Config{Concurrency: c.ScannerRuns, Lease: c.RunLease, Engine: engine,
@@ -165,6 +229,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	services := httpapi.Services{
 		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st, Results: st, Feeds: st,
+		Tenancy: st, Groups: st, Audit: st, Messages: sender,
 		Ready: func(ctx context.Context) error { return ready(ctx, st) },
 	}
 	if nd != nil {
@@ -219,6 +284,22 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	<-nodeDone
 	g.Log.Info("stopped")
 	return nil
+}
+
+// startJobs starts the River workers on the server's database.
+func (c *ServeCmd) startJobs(ctx context.Context, st *store.Store, sender *message.Sender, g *Globals) (*jobs.Runner, error) {
+	cfg := jobs.Config{Messages: sender, Queued: st, Log: g.Log.With("component", "jobs"), PollInterval: 500 * time.Millisecond}
+	if st.Dialect() == store.SQLite {
+		return jobs.StartSQLite(ctx, st.DB().DB, cfg)
+	}
+	return jobs.StartPostgres(ctx, c.Database, cfg)
+}
+
+// codeKey derives the key of SMS and recovery code hashes from the secret key.
+func codeKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("vigil one-time codes"))
+	return m.Sum(nil)
 }
 
 // ready is /readyz: the database answers and its schema is current.
