@@ -118,4 +118,6 @@ func HashScoped(key []byte, userID, code string) string {
 }
 
 // PNGDataURI wraps a PNG for JSON.
-func PNGDataURI(b []byte) string { return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b) }
+func PNGDataURI(b []byte) string {
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b)
+}

@@ -16,8 +16,8 @@ type TwoFactorJSON struct {
 	Enabled          bool    `json:"enabled"`
 	OTPSMSEnabled    bool    `json:"otp_sms_enabled"`
 	OTPTOTPEnabled   bool    `json:"otp_totp_enabled"`
-	OTPPhone         *string `json:"otp_phone"`
-	OTPDefaultMethod *string `json:"otp_default_method"`
+	OTPPhone         *string `json:"otp_phone" nullable:"true"`
+	OTPDefaultMethod *string `json:"otp_default_method" nullable:"true"`
 }
 
 // UserAttributes are the CONFIRMED attributes of GET /v2/user/me.
@@ -34,9 +34,9 @@ type UserAttributes struct {
 	Confirmed               bool          `json:"confirmed"`
 	CreatedAt               Timestamp     `json:"created_at"`
 	UpdatedAt               Timestamp     `json:"updated_at"`
-	LastSignInAt            *Timestamp    `json:"last_sign_in_at"`
-	LastSignInIP            *string       `json:"last_sign_in_ip"`
-	SignInCount             *int          `json:"sign_in_count"`
+	LastSignInAt            *Timestamp    `json:"last_sign_in_at" nullable:"true"`
+	LastSignInIP            *string       `json:"last_sign_in_ip" nullable:"true"`
+	SignInCount             *int          `json:"sign_in_count" nullable:"true"`
 	TwoFactorAuthentication TwoFactorJSON `json:"two_factor_authentication"`
 	IncompleteDetails       bool          `json:"incomplete_details"`
 }
@@ -262,7 +262,7 @@ type AccessTokenJSON struct {
 	Name       string     `json:"name"`
 	Token      string     `json:"token,omitempty" doc:"Shown only in the answer that creates it"`
 	CreatedAt  Timestamp  `json:"created_at"`
-	LastUsedAt *Timestamp `json:"last_used_at"`
+	LastUsedAt *Timestamp `json:"last_used_at" nullable:"true"`
 }
 
 // CreateAccessTokenInput is POST /v2/user/access_token.

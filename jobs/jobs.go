@@ -136,7 +136,9 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[reconcileMessag
 
 type backoffPolicy struct{ f func(int) time.Duration }
 
-func (p backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time { return time.Now().Add(p.f(job.Attempt)) }
+func (p backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(p.f(job.Attempt))
+}
 
 func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Config) (*Runner, error) {
 	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(cfg.Log)})

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilscan/vigil"
+	"github.com/vigilscan/vigil/auth"
+	"github.com/vigilscan/vigil/internal/mailtest"
+)
+
+// TestAccountFlows walks the sign-in factors through HTTP: a reset link
+// followed from a real SMTP server, TOTP enrolment with codes computed here,
+// replayed codes and recovery codes refused, the lockout, access tokens,
+// impersonation and its audit trail.
+func TestAccountFlows(t *testing.T) {
+	smtpd := mailtest.Start(t)
+	ts := startServer(t, "sqlite", "--smtp-url", smtpd.URL(), "--smtp-from", "noreply@vigil.test", "--portal-url", "https://portal.test")
+	admin := ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	ctx := context.Background()
+	st, err := (&DBFlags{DataDir: ts.dataDir, MaxTargetHosts: 4096}).open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := createUser(ctx, st, ts.orgID, vigil.UserInput{Email: "carol@example.com", Name: "Carol", Role: vigil.RoleUser, Password: "carol-password-1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Forgot password: same answer for a stranger; Carol gets a link that works once.
+	anon := ts.client()
+	mustStatus(t, anon.do("POST", "/auth/password", map[string]any{"email": "nobody@example.com"}), 200, "forgot, unknown")
+	mustStatus(t, anon.do("POST", "/auth/password", map[string]any{"email": "carol@example.com"}), 200, "forgot")
+	mail := smtpd.WaitFor(t, "carol@example.com", "Reset your", 15*time.Second)
+	m := regexp.MustCompile(`reset_password_token=([^\s"<]+)`).FindStringSubmatch(mail.Text)
+	if m == nil {
+		t.Fatalf("no reset link in %q", mail.Text)
+	}
+	token, _ := url.QueryUnescape(m[1])
+	if len(smtpd.Messages()) != 1 {
+		t.Errorf("%d mails; the unknown address must get none", len(smtpd.Messages()))
+	}
+	reset := map[string]any{"reset_password_token": token, "password": "carol-new-password", "password_confirmation": "carol-new-password"}
+	mustStatus(t, anon.do("PUT", "/auth/password", reset), 200, "reset")
+	if r := anon.do("PUT", "/auth/password", reset); r.Status != 422 || r.errorFields()["reset_password_token"] == nil {
+		t.Errorf("reset link reused: %d %s", r.Status, r.Raw)
+	}
+	if r := anon.do("POST", "/auth/sign_in", map[string]any{"username": "carol@example.com", "password": "carol-password-1"}); r.Status != 401 {
+		t.Errorf("old password still works: %d", r.Status)
+	}
+	carol := ts.signIn(ts.apiKey, "carol@example.com", "carol-new-password")
+
+	// TOTP enrolment.
+	r := carol.do("PUT", "/v2/user/mfa/enable?method=totp", nil)
+	mustStatus(t, r, 200, "enable totp")
+	secret, _ := r.Body["secret"].(string)
+	if !strings.HasPrefix(r.Body["otpauth_uri"].(string), "otpauth://totp/") || !strings.HasPrefix(r.Body["qr_code"].(string), "data:image/png;base64,") {
+		t.Fatalf("enrolment body %s", r.Raw)
+	}
+	code := func(at time.Time) string { c, _ := auth.TOTPCode(secret, at); return c }
+	now := time.Now()
+	if r := carol.do("PUT", "/v2/user/mfa/verify_installation?method=totp&otp_attempt=000000", nil); r.Status != 422 {
+		t.Errorf("wrong code verified: %d", r.Status)
+	}
+	r = carol.do("PUT", "/v2/user/mfa/verify_installation?method=totp&otp_attempt="+code(now.Add(-30*time.Second)), nil)
+	mustStatus(t, r, 200, "verify totp")
+	if r.Body["status"] != "verified" {
+		t.Errorf("verify body %s", r.Raw)
+	}
+	r = carol.do("POST", "/v2/user/mfa/recovery_codes", nil)
+	mustStatus(t, r, 200, "recovery codes")
+	codes, _ := r.Body["recovery_codes"].([]any)
+	if len(codes) != 10 {
+		t.Fatalf("recovery codes %s", r.Raw)
+	}
+
+	// Two-step sign-in: no token until the code; the same code never twice.
+	first := anon.do("POST", "/auth/sign_in", map[string]any{"username": "carol@example.com", "password": "carol-new-password"})
+	mustStatus(t, first, 200, "sign in step 1")
+	state, _ := first.Body["otp_session_state"].(string)
+	if state == "" || first.Body["token"] != nil || first.Body["otp_method"] != "totp" {
+		t.Fatalf("step 1 body %s", first.Raw)
+	}
+	c2 := code(time.Now())
+	step2 := anon.do("POST", "/auth/sign_in", map[string]any{"otp_session_state": state, "otp_attempt": c2})
+	mustStatus(t, step2, 200, "sign in step 2")
+	if tok, _ := step2.Body["token"].(string); tok == "" {
+		t.Fatalf("no token after step 2: %s", step2.Raw)
+	}
+	if r := anon.do("POST", "/auth/sign_in", map[string]any{"otp_session_state": state, "otp_attempt": c2}); r.Status != 401 {
+		t.Errorf("used otp_session_state accepted: %d", r.Status)
+	}
+	again := anon.do("POST", "/auth/sign_in", map[string]any{"username": "carol@example.com", "password": "carol-new-password"})
+	if r := anon.do("POST", "/auth/sign_in", map[string]any{"otp_session_state": again.Body["otp_session_state"], "otp_attempt": c2}); r.Status != 401 {
+		t.Errorf("replayed TOTP code accepted: %d %s", r.Status, r.Raw)
+	}
+	// A recovery code works once.
+	rc := codes[0].(string)
+	s3 := anon.do("POST", "/auth/sign_in", map[string]any{"username": "carol@example.com", "password": "carol-new-password"})
+	mustStatus(t, anon.do("POST", "/auth/sign_in_with_recovery_code", map[string]any{"otp_session_state": s3.Body["otp_session_state"], "recovery_code": rc}), 200, "recovery code")
+	s4 := anon.do("POST", "/auth/sign_in", map[string]any{"username": "carol@example.com", "password": "carol-new-password"})
+	if r := anon.do("POST", "/auth/sign_in_with_recovery_code", map[string]any{"otp_session_state": s4.Body["otp_session_state"], "recovery_code": rc}); r.Status != 401 {
+		t.Errorf("recovery code reused: %d", r.Status)
+	}
+	if r := carol.do("GET", "/v2/user/me", nil); r.data()["attributes"].(map[string]any)["two_factor_authentication"].(map[string]any)["otp_totp_enabled"] != true {
+		t.Errorf("me: %s", r.Raw)
+	}
+
+	// Permissions per role.
+	if r := carol.do("GET", "/v2/user/permissions", nil); r.data()["role"] != "user" || strings.Contains(string(r.Raw), "users.manage") {
+		t.Errorf("carol's permissions: %s", r.Raw)
+	}
+	if r := admin.do("GET", "/v2/user/permissions", nil); r.data()["role"] != "partner_admin" || !strings.Contains(string(r.Raw), "customers.manage") {
+		t.Errorf("operator admin's permissions: %s", r.Raw)
+	}
+
+	// Access tokens: long-lived, listed without the secret, revocable.
+	r = carol.do("POST", "/v2/user/access_token", map[string]any{"name": "ci"})
+	mustStatus(t, r, 201, "access token")
+	access := &client{ts: ts, apiKey: ts.apiKey, token: r.data()["token"].(string)}
+	mustStatus(t, access.do("GET", "/v2/targets", nil), 200, "access token works")
+	if l := carol.do("GET", "/v2/user/access_tokens", nil); len(l.list()) != 1 || l.list()[0]["token"] != nil {
+		t.Errorf("token list %s", l.Raw)
+	}
+	mustStatus(t, access.do("DELETE", "/v2/user/access_token", nil), 200, "revoke")
+	mustStatus(t, access.do("GET", "/v2/targets", nil), 401, "revoked access token")
+
+	// Impersonation: admin only, marked, audited with both identities.
+	carolID := carol.do("GET", "/v2/user/me", nil).data()["id"].(string)
+	if r := carol.do("POST", "/auth/impersonate", map[string]any{"user_id": carolID}); r.Status != 403 {
+		t.Errorf("a user impersonates: %d", r.Status)
+	}
+	r = admin.do("POST", "/auth/impersonate", map[string]any{"user_id": carolID})
+	mustStatus(t, r, 200, "impersonate")
+	imp := &client{ts: ts, apiKey: ts.apiKey, token: r.Body["token"].(string)}
+	if r.Body["impersonator"] != adminEmail || r.Body["username"] != "carol@example.com" {
+		t.Errorf("impersonation body %s", r.Raw)
+	}
+	if v := imp.do("GET", "/v2/user/token/valid", nil); v.data()["kind"] != "impersonation" {
+		t.Errorf("token kind %s", v.Raw)
+	}
+	mustStatus(t, imp.do("GET", "/v2/targets", nil), 200, "impersonated request")
+	mustStatus(t, imp.do("PUT", "/v2/user/me/password", map[string]any{"current_password": "x", "password": "yyyyyyyyyyyy"}), 403, "impersonated password change")
+	mustStatus(t, imp.do("DELETE", "/auth/impersonate", nil), 200, "stop impersonation")
+	mustStatus(t, imp.do("GET", "/v2/targets", nil), 401, "after stop")
+	events, _, err := st.ListAudit(ctx, ts.orgID, vigil.ListOptions{Page: 1, PerPage: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		seen[e.Action] = true
+		if e.Action == "impersonation.request" && (e.ActorID != carolID || e.ImpersonatorID == "") {
+			t.Errorf("impersonated request audited as %+v", e)
+		}
+	}
+	for _, a := range []string{"auth.sign_in", "auth.password_reset", "auth.mfa_enabled", "auth.recovery_code_used", "auth.access_token_created",
+		"auth.access_token_revoked", "auth.impersonation_start", "impersonation.request", "auth.impersonation_stop", "auth.sign_in_failed"} {
+		if !seen[a] {
+			t.Errorf("no %s in the audit trail", a)
+		}
+	}
+
+	// Brute force: wrong codes lock the account with 429; the audit shows it.
+	s5 := anon.do("POST", "/auth/sign_in", map[string]any{"username": "carol@example.com", "password": "carol-new-password"})
+	var last *response
+	for i := 0; i < 20; i++ {
+		last = anon.do("POST", "/auth/sign_in", map[string]any{"otp_session_state": s5.Body["otp_session_state"], "otp_attempt": "000000"})
+		if last.Status == 429 {
+			break
+		}
+	}
+	if last.Status != 429 || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("20 wrong codes: %d %s", last.Status, last.Raw)
+	}
+	if r := anon.do("POST", "/auth/sign_in", map[string]any{"username": "carol@example.com", "password": "carol-new-password"}); r.Status != 429 {
+		t.Errorf("locked account signs in: %d", r.Status)
+	}
+	events, _, _ = st.ListAudit(ctx, ts.orgID, vigil.ListOptions{Page: 1, PerPage: 500, Filters: []vigil.Filter{{Column: "action", Kind: vigil.FilterText, Value: "auth.lockout"}}})
+	if len(events) == 0 {
+		t.Error("no auth.lockout in the audit trail")
+	}
+}
