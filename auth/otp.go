@@ -79,7 +79,8 @@ func NewNumericCode(n int) string {
 	return fmt.Sprintf("%0*d", n, v)
 }
 
-// RecoveryCodes returns n codes of the form xxxxx-xxxxx (base32, no padding).
+// RecoveryCodes returns n random codes of ten base32 characters split by a
+// dash (e.g. "k3m9p-x2qwe"), 50 bits each.
 func RecoveryCodes(n int) []string {
 	out := make([]string, n)
 	for i := range out {

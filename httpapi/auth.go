@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
-
 	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/auth"
 	"github.com/vigilscan/vigil/message"
@@ -32,14 +30,6 @@ type SignInInput struct {
 	QAttempt  string      `query:"otp_attempt" maxLength:"20" doc:"Alternative to the body field"`
 	Body      *SignInBody `required:"false"`
 	UserAgent string      `header:"User-Agent" hidden:"true"`
-
-	remoteAddr string
-}
-
-// Resolve captures the peer address for throttling.
-func (in *SignInInput) Resolve(ctx huma.Context) []error {
-	in.remoteAddr = ctx.RemoteAddr()
-	return nil
 }
 
 // SignInOutput is the CONFIRMED sign-in body. With 2FA on, the first step

@@ -352,14 +352,7 @@ func (s *Store) SetMember(ctx context.Context, orgID, groupID, userID string, le
 			return vigil.NotFound("user")
 		}
 		if level == "" || level == vigil.AccessNone {
-			res, err := tx.NewDelete().Model((*groupMemberRow)(nil)).Where("group_id = ? AND user_id = ?", groupID, userID).Exec(ctx)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return vigil.NotFound("group member")
-			}
-			return nil
+			return affected(ctx, tx.NewDelete().Model((*groupMemberRow)(nil)).Where("group_id = ? AND user_id = ?", groupID, userID), "group member")
 		}
 		now := s.now()
 		row := &groupMemberRow{GroupID: groupID, UserID: userID, AccessLevel: string(level), Origin: origin, CreatedAt: now, UpdatedAt: now}

@@ -219,15 +219,8 @@ func (s *Store) SetPartner(ctx context.Context, orgID string, partner bool) erro
 				return vigil.Errorf(vigil.ECONFLICT, "the organization still manages %d customer organizations", n)
 			}
 		}
-		res, err := tx.NewUpdate().Model((*organizationRow)(nil)).Set("is_partner = ?", partner).Set("updated_at = ?", s.now()).
-			Where("id = ?", orgID).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return vigil.NotFound("organization")
-		}
-		return nil
+		return affected(ctx, tx.NewUpdate().Model((*organizationRow)(nil)).Set("is_partner = ?", partner).Set("updated_at = ?", s.now()).
+			Where("id = ?", orgID), "organization")
 	})
 }
 
@@ -379,14 +372,7 @@ func (s *Store) DeletePlan(ctx context.Context, orgID, id string) error {
 		} else if n > 0 {
 			return vigil.Errorf(vigil.ECONFLICT, "%d subscriptions use this plan", n)
 		}
-		res, err := tx.NewDelete().Model((*planRow)(nil)).Where("id = ? AND organization_id = ?", id, orgID).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return vigil.NotFound("plan")
-		}
-		return nil
+		return affected(ctx, tx.NewDelete().Model((*planRow)(nil)).Where("id = ? AND organization_id = ?", id, orgID), "plan")
 	})
 }
 
@@ -537,10 +523,16 @@ func (s *Store) FindSubscription(ctx context.Context, orgID, id string) (*vigil.
 		return nil, vigil.NotFound("subscription")
 	}
 	row := new(subscriptionRow)
-	if err := s.db.NewSelect().Model(row).Relation("Plan").Where("subscriptions.id = ? AND subscriptions.organization_id = ?", id, orgID).Scan(ctx); err != nil {
-		return nil, notFound(err, "subscription")
+	if err := loadSubscription(ctx, s.db, row, orgID, id); err != nil {
+		return nil, err
 	}
 	return row.domain(), nil
+}
+
+// loadSubscription reads one of orgID's subscriptions, with its plan, into row.
+func loadSubscription(ctx context.Context, db bun.IDB, row *subscriptionRow, orgID, id string) error {
+	err := db.NewSelect().Model(row).Relation("Plan").Where("subscriptions.id = ? AND subscriptions.organization_id = ?", id, orgID).Scan(ctx)
+	return notFound(err, "subscription")
 }
 
 // UpdateSubscription changes status, end date, price or trial.
@@ -550,8 +542,8 @@ func (s *Store) UpdateSubscription(ctx context.Context, orgID, id string, in vig
 	}
 	row := new(subscriptionRow)
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if err := tx.NewSelect().Model(row).Relation("Plan").Where("subscriptions.id = ? AND subscriptions.organization_id = ?", id, orgID).Scan(ctx); err != nil {
-			return notFound(err, "subscription")
+		if err := loadSubscription(ctx, tx, row, orgID, id); err != nil {
+			return err
 		}
 		if in.Status != nil && *in.Status == vigil.SubActive && row.Status != vigil.SubActive {
 			if n, err := tx.NewSelect().Model((*subscriptionRow)(nil)).
@@ -593,8 +585,8 @@ func (s *Store) SetSubscriptionFeature(ctx context.Context, orgID, id, feature s
 	}
 	row := new(subscriptionRow)
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if err := tx.NewSelect().Model(row).Relation("Plan").Where("subscriptions.id = ? AND subscriptions.organization_id = ?", id, orgID).Scan(ctx); err != nil {
-			return notFound(err, "subscription")
+		if err := loadSubscription(ctx, tx, row, orgID, id); err != nil {
+			return err
 		}
 		f := decodeFeatures(row.Features)
 		if value == nil {

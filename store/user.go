@@ -151,14 +151,7 @@ func (s *Store) DeleteUser(ctx context.Context, orgID, id string) error {
 		return vigil.NotFound("user")
 	}
 	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewDelete().Model((*userRow)(nil)).Where("id = ? AND organization_id = ?", id, orgID).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return vigil.NotFound("user")
-		}
-		return nil
+		return affected(ctx, tx.NewDelete().Model((*userRow)(nil)).Where("id = ? AND organization_id = ?", id, orgID), "user")
 	})
 }
 
@@ -235,15 +228,8 @@ func (s *Store) MoveUser(ctx context.Context, userID, toOrgID string) error {
 		if _, err := tx.NewDelete().Model((*tokenRow)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
-		res, err := tx.NewUpdate().Model((*userRow)(nil)).Set("organization_id = ?", toOrgID).Set("updated_at = ?", s.now()).
-			Where("id = ?", userID).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return vigil.NotFound("user")
-		}
-		return nil
+		return affected(ctx, tx.NewUpdate().Model((*userRow)(nil)).Set("organization_id = ?", toOrgID).Set("updated_at = ?", s.now()).
+			Where("id = ?", userID), "user")
 	})
 }
 
@@ -457,6 +443,21 @@ func (s *Store) lock(q *bun.SelectQuery) *bun.SelectQuery {
 		return q.For("UPDATE")
 	}
 	return q
+}
+
+// affected runs an update or delete and reports ENOTFOUND (as what) when it
+// touched no row.
+func affected(ctx context.Context, q interface {
+	Exec(ctx context.Context, dest ...any) (sql.Result, error)
+}, what string) error {
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return vigil.NotFound(what)
+	}
+	return nil
 }
 
 // isNoRows reports sql.ErrNoRows.
