@@ -353,3 +353,66 @@ type AuthLimiter interface {
 	RecordAuthFailure(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockout time.Duration) (time.Time, error)
 	ResetAuthFailures(ctx context.Context, key string) error
 }
+
+// Notification events a user can opt in or out of (CG preference names).
+var NotificationEvents = []string{"scan_event", "report_event", "exception_event", "overdue_pci_reminder"}
+
+// NotificationParams narrow when an event notifies. Empty lists match all.
+type NotificationParams struct {
+	WhenStatus  []string `json:"when_status"`  // scan states: started, completed, stopped, failed
+	IfCompleted []string `json:"if_completed"` // PCI outcome of a completed scan: pass, fail
+	IfSeverity  []int    `json:"if_severity"`  // severities (0-10, rounded down) that notify
+}
+
+// Validate checks the lists.
+func (p *NotificationParams) Validate() error {
+	v := NewValidation("")
+	for _, s := range p.WhenStatus {
+		if s != "started" && s != "completed" && s != "stopped" && s != "failed" {
+			v.Addf("when_status", "must hold started, completed, stopped, failed; got %q", s)
+		}
+	}
+	for _, s := range p.IfCompleted {
+		if s != "pass" && s != "fail" {
+			v.Addf("if_completed", "must hold pass, fail; got %q", s)
+		}
+	}
+	for _, n := range p.IfSeverity {
+		if n < 0 || n > 10 {
+			v.Addf("if_severity", "must hold severities 0 to 10; got %d", n)
+		}
+	}
+	return v.Err()
+}
+
+// NotificationPreference is a user's setting for one event. A user without a
+// stored preference gets the default: enabled, no narrowing.
+type NotificationPreference struct {
+	ID             string
+	OrganizationID string
+	UserID         string
+	Name           string
+	Enabled        bool
+	Params         NotificationParams
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ValidNotificationEvent reports whether name is a preference name.
+func ValidNotificationEvent(name string) bool {
+	for _, n := range NotificationEvents {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// PreferenceService stores notification preferences.
+type PreferenceService interface {
+	// NotificationPreferences returns every event's preference for the user,
+	// defaults filled in, in NotificationEvents order.
+	NotificationPreferences(ctx context.Context, orgID, userID string) ([]*NotificationPreference, error)
+	// SetNotificationPreference changes enabled and/or params (nil: kept).
+	SetNotificationPreference(ctx context.Context, orgID, userID, name string, enabled *bool, params *NotificationParams) (*NotificationPreference, error)
+}

@@ -108,6 +108,9 @@ type ListOptions struct {
 	// RestrictTo is a restricted user's id: target and scan lists then hold
 	// only resources in no group and those of the user's groups.
 	RestrictTo string
+	// Group keeps only the targets, scans and findings of one group (a
+	// group's scans include those of its targets).
+	Group string
 }
 
 // Offset is the number of rows before the current page.

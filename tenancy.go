@@ -368,3 +368,25 @@ type TenancyService interface {
 	WhitelabelByDomain(ctx context.Context, domain string) (*Whitelabel, error)
 	UpdateWhitelabel(ctx context.Context, orgID string, in WhitelabelUpdate) (*Whitelabel, error)
 }
+
+// OIDCProvider is an organization's single sign-on configuration. The
+// client secret is sealed at rest and never returned by the API.
+type OIDCProvider struct {
+	OrganizationID string
+	Issuer         string
+	ClientID       string
+	ClientSecret   string
+	GroupsClaim    string // the ID token claim listing the user's IdP groups
+	Enabled        bool
+	UpdatedAt      time.Time
+}
+
+// SSOService stores OIDC provider settings.
+type SSOService interface {
+	// SetOIDCProvider creates or replaces the organization's provider; an
+	// empty ClientSecret keeps the stored one.
+	SetOIDCProvider(ctx context.Context, p *OIDCProvider) error
+	// FindOIDCProvider returns the provider with its secret opened.
+	FindOIDCProvider(ctx context.Context, orgID string) (*OIDCProvider, error)
+	DeleteOIDCProvider(ctx context.Context, orgID string) error
+}

@@ -170,10 +170,10 @@ func (s *Server) handleCredentialUpdate(ctx context.Context, in *CredentialUpdat
 }
 
 func (s *Server) handleCredentialDelete(ctx context.Context, in *IDPath) (*DeleteOutput, error) {
-	return s.deleteRecords(ctx, "credential.delete", []string{in.ID}, nil, s.Credentials.DeleteCredentials)
+	return s.deleteRecords(ctx, "credential.delete", "", []string{in.ID}, nil, s.Credentials.DeleteCredentials)
 }
 
 func (s *Server) handleCredentialBulkDelete(ctx context.Context, in *BulkDeleteInput) (*DeleteOutput, error) {
 	ids, err := in.ids()
-	return s.deleteRecords(ctx, "credential.delete", ids, err, s.Credentials.DeleteCredentials)
+	return s.deleteRecords(ctx, "credential.delete", "", ids, err, s.Credentials.DeleteCredentials)
 }

@@ -67,7 +67,10 @@ func (s *Server) unwrapBody(ctx huma.Context, next func(huma.Context)) {
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
 	if op.Metadata[metaPublic] == true {
-		next(ctx)
+		// No credentials; the address is kept for the audit trail.
+		r, _ := humago.Unwrap(ctx)
+		p := &vigil.Principal{IP: clientIP(r), UserAgent: truncate(ctx.Header("User-Agent"), 255)}
+		next(huma.WithContext(ctx, vigil.NewContextWithPrincipal(ctx.Context(), p)))
 		return
 	}
 	c := ctx.Context()

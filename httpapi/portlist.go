@@ -162,12 +162,12 @@ func (s *Server) changePortList(ctx context.Context, action, id string, a vigil.
 }
 
 func (s *Server) handlePortListDelete(ctx context.Context, in *IDPath) (*DeleteOutput, error) {
-	return s.deleteRecords(ctx, "port_list.delete", []string{in.ID}, nil, s.PortLists.DeletePortLists)
+	return s.deleteRecords(ctx, "port_list.delete", "", []string{in.ID}, nil, s.PortLists.DeletePortLists)
 }
 
 func (s *Server) handlePortListBulkDelete(ctx context.Context, in *BulkDeleteInput) (*DeleteOutput, error) {
 	ids, err := in.ids()
-	return s.deleteRecords(ctx, "port_list.delete", ids, err, s.PortLists.DeletePortLists)
+	return s.deleteRecords(ctx, "port_list.delete", "", ids, err, s.PortLists.DeletePortLists)
 }
 
 // PortRangesOutput lists a port list's ranges.

@@ -192,6 +192,7 @@ func (s *Server) scanList(ctx context.Context, in *ListParams, extra []vigil.Fil
 		return nil, fail(ctx, s.log, err)
 	}
 	opts.Filters = append(opts.Filters, extra...)
+	restrict(p, &opts)
 	if len(opts.Sort) == 0 && sort != nil {
 		opts.Sort = sort
 	}
@@ -207,7 +208,7 @@ func (s *Server) handleScanList(ctx context.Context, in *struct{ ListParams }) (
 }
 
 func (s *Server) handleScanShow(ctx context.Context, in *IDPath) (*ScanOutput, error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -225,6 +226,10 @@ func (s *Server) handleScanCreate(ctx context.Context, in *ScanCreateInput) (*Sc
 	}
 	f := in.Body.Scan.ScanFields
 	f.Name, f.TargetID = &in.Body.Scan.Name, &in.Body.Scan.TargetID
+	// Scanning a target is more than viewing it.
+	if err := s.checkAccess(ctx, p, vigil.ResourceTarget, in.Body.Scan.TargetID, vigil.AccessUpload); err != nil {
+		return nil, fail(ctx, s.log, err)
+	}
 	sc, err := s.Scans.CreateScan(ctx, p.OrganizationID, f.input())
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
@@ -234,9 +239,14 @@ func (s *Server) handleScanCreate(ctx context.Context, in *ScanCreateInput) (*Sc
 }
 
 func (s *Server) handleScanUpdate(ctx context.Context, in *ScanUpdateInput) (*ScanOutput, error) {
-	p, err := principal(ctx, vigil.ActionWrite)
+	p, err := s.onResource(ctx, vigil.ActionWrite, vigil.ResourceScan, in.ID, vigil.AccessEdit)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
+	}
+	if in.Body.Scan.TargetID != nil {
+		if err := s.checkAccess(ctx, p, vigil.ResourceTarget, *in.Body.Scan.TargetID, vigil.AccessUpload); err != nil {
+			return nil, fail(ctx, s.log, err)
+		}
 	}
 	sc, err := s.Scans.UpdateScan(ctx, p.OrganizationID, in.ID, in.Body.Scan.input())
 	if err != nil {
@@ -247,16 +257,16 @@ func (s *Server) handleScanUpdate(ctx context.Context, in *ScanUpdateInput) (*Sc
 }
 
 func (s *Server) handleScanDelete(ctx context.Context, in *IDPath) (*DeleteOutput, error) {
-	return s.deleteRecords(ctx, "scan.delete", []string{in.ID}, nil, s.Scans.DeleteScans)
+	return s.deleteRecords(ctx, "scan.delete", vigil.ResourceScan, []string{in.ID}, nil, s.Scans.DeleteScans)
 }
 
 func (s *Server) handleScanBulkDelete(ctx context.Context, in *BulkDeleteInput) (*DeleteOutput, error) {
 	ids, err := in.ids()
-	return s.deleteRecords(ctx, "scan.delete", ids, err, s.Scans.DeleteScans)
+	return s.deleteRecords(ctx, "scan.delete", vigil.ResourceScan, ids, err, s.Scans.DeleteScans)
 }
 
 func (s *Server) handleScanStart(ctx context.Context, in *IDPath) (*RunOutput, error) {
-	p, err := principal(ctx, vigil.ActionWrite)
+	p, err := s.onResource(ctx, vigil.ActionWrite, vigil.ResourceScan, in.ID, vigil.AccessUpload)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -270,7 +280,7 @@ func (s *Server) handleScanStart(ctx context.Context, in *IDPath) (*RunOutput, e
 }
 
 func (s *Server) handleScanStop(ctx context.Context, in *IDPath) (*RunOutput, error) {
-	p, err := principal(ctx, vigil.ActionWrite)
+	p, err := s.onResource(ctx, vigil.ActionWrite, vigil.ResourceScan, in.ID, vigil.AccessUpload)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -307,7 +317,7 @@ type RunListInput struct {
 }
 
 func (s *Server) handleRunList(ctx context.Context, in *RunListInput) (*ListOutput[RunJSON], error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}

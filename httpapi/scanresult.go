@@ -14,7 +14,7 @@ type ScanHostListInput struct {
 }
 
 func (s *Server) handleScanHostList(ctx context.Context, in *ScanHostListInput) (*ListOutput[RunHostJSON], error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -43,7 +43,7 @@ type ScanHostDetailJSON struct {
 }
 
 func (s *Server) handleScanHostShow(ctx context.Context, in *ScanHostPath) (*DataOutput[ScanHostDetailJSON], error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -72,7 +72,7 @@ type ScanVulnPath struct {
 }
 
 func (s *Server) handleScanVulnerabilityShow(ctx context.Context, in *ScanVulnPath) (*DataOutput[VulnerabilityJSON], error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -115,7 +115,7 @@ type PortCountJSON struct {
 }
 
 func (s *Server) handleScanStatistics(ctx context.Context, in *IDPath) (*DataOutput[StatisticsJSON], error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -150,7 +150,7 @@ type RunDetailJSON struct {
 }
 
 func (s *Server) handleRunShow(ctx context.Context, in *RunPath) (*DataOutput[RunDetailJSON], error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -173,7 +173,7 @@ type RunDiffInput struct {
 }
 
 func (s *Server) handleRunDiff(ctx context.Context, in *RunDiffInput) (*ListOutput[VulnerabilityJSON], error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceScan, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}

@@ -43,6 +43,11 @@ type Config struct {
 	BurnPasswordCheck func(password string)
 	// PortalURL is where links in e-mails lead ("https://scan.example.com").
 	PortalURL string
+	// PublicURL is the API's own address, for the SSO redirect URI; empty:
+	// taken from the request's Host.
+	PublicURL string
+	// SSOHTTPClient talks to identity providers (nil: a client with a timeout).
+	SSOHTTPClient *http.Client
 	// Issuer names the product in authenticator apps.
 	Issuer string
 	// CodeKey keys the hashes of SMS and recovery codes.
@@ -90,6 +95,8 @@ type Services struct {
 	Tenancy     vigil.TenancyService
 	Groups      vigil.GroupService
 	Audit       vigil.AuditService
+	Preferences vigil.PreferenceService
+	SSO         vigil.SSOService
 	// Messages sends e-mail and SMS; nil refuses flows that need them.
 	Messages Sender
 	// OnScanStart, when set, is called after a run was requested (it wakes

@@ -104,6 +104,7 @@ func (s *Server) handleTargetList(ctx context.Context, in *struct{ ListParams })
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
+	restrict(p, &opts)
 	ts, total, err := s.Targets.FindTargets(ctx, p.OrganizationID, opts)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
@@ -112,7 +113,7 @@ func (s *Server) handleTargetList(ctx context.Context, in *struct{ ListParams })
 }
 
 func (s *Server) handleTargetShow(ctx context.Context, in *IDPath) (*TargetOutput, error) {
-	p, err := principal(ctx, vigil.ActionRead)
+	p, err := s.onResource(ctx, vigil.ActionRead, vigil.ResourceTarget, in.ID, vigil.AccessView)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -166,7 +167,7 @@ type TargetUpdateInput struct {
 }
 
 func (s *Server) handleTargetUpdate(ctx context.Context, in *TargetUpdateInput) (*TargetOutput, error) {
-	p, err := principal(ctx, vigil.ActionWrite)
+	p, err := s.onResource(ctx, vigil.ActionWrite, vigil.ResourceTarget, in.ID, vigil.AccessEdit)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
@@ -179,17 +180,17 @@ func (s *Server) handleTargetUpdate(ctx context.Context, in *TargetUpdateInput) 
 }
 
 func (s *Server) handleTargetDelete(ctx context.Context, in *IDPath) (*DeleteOutput, error) {
-	return s.deleteRecords(ctx, "target.delete", []string{in.ID}, nil, s.Targets.DeleteTargets)
+	return s.deleteRecords(ctx, "target.delete", vigil.ResourceTarget, []string{in.ID}, nil, s.Targets.DeleteTargets)
 }
 
 func (s *Server) handleTargetBulkDelete(ctx context.Context, in *BulkDeleteInput) (*DeleteOutput, error) {
 	ids, err := in.ids()
-	return s.deleteRecords(ctx, "target.delete", ids, err, s.Targets.DeleteTargets)
+	return s.deleteRecords(ctx, "target.delete", vigil.ResourceTarget, ids, err, s.Targets.DeleteTargets)
 }
 
 // deleteRecords runs a (bulk) delete for a caller allowed to write; idsErr
 // is a problem found while reading the ids, reported after the role check.
-func (s *Server) deleteRecords(ctx context.Context, action string, ids []string, idsErr error,
+func (s *Server) deleteRecords(ctx context.Context, action, kind string, ids []string, idsErr error,
 	del func(ctx context.Context, orgID string, ids []string) error) (*DeleteOutput, error) {
 	p, err := principal(ctx, vigil.ActionWrite)
 	if err != nil {
@@ -197,6 +198,11 @@ func (s *Server) deleteRecords(ctx context.Context, action string, ids []string,
 	}
 	if idsErr != nil {
 		return nil, fail(ctx, s.log, idsErr)
+	}
+	for _, id := range ids {
+		if err := s.checkAccess(ctx, p, kind, id, vigil.AccessEdit); err != nil {
+			return nil, fail(ctx, s.log, err)
+		}
 	}
 	if err := del(ctx, p.OrganizationID, ids); err != nil {
 		return nil, fail(ctx, s.log, err)

@@ -41,3 +41,6 @@ func tsp(t *time.Time) *Timestamp {
 	v := Timestamp(*t)
 	return &v
 }
+
+// String is the wire form without quotes (CSV exports).
+func (t Timestamp) String() string { return time.Time(t).UTC().Format(timestampLayout) }

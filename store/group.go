@@ -526,4 +526,19 @@ func restrictToGroups(q *bun.SelectQuery, kind, alias, userID string) *bun.Selec
 	return q
 }
 
+// inGroup keeps the targets or scans of one live group.
+func inGroup(q *bun.SelectQuery, kind, alias, groupID string) *bun.SelectQuery {
+	if !vigil.IsUUID(groupID) {
+		return q.Where("1 = 0")
+	}
+	switch kind {
+	case vigil.ResourceTarget:
+		return q.Where("EXISTS (SELECT 1 FROM group_targets l WHERE l.target_id = "+alias+".id AND l.group_id = ?)", groupID)
+	case vigil.ResourceScan:
+		return q.Where("(EXISTS (SELECT 1 FROM group_scans l WHERE l.scan_id = "+alias+".id AND l.group_id = ?)"+
+			" OR EXISTS (SELECT 1 FROM group_targets l WHERE l.target_id = "+alias+".target_id AND l.group_id = ?))", groupID, groupID)
+	}
+	return q
+}
+
 var _ vigil.GroupService = (*Store)(nil)

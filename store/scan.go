@@ -171,6 +171,9 @@ func (s *Store) FindScans(ctx context.Context, orgID string, opts vigil.ListOpti
 	if opts.RestrictTo != "" {
 		q = restrictToGroups(q, vigil.ResourceScan, "scan", opts.RestrictTo)
 	}
+	if opts.Group != "" {
+		q = inGroup(q, vigil.ResourceScan, "scan", opts.Group)
+	}
 	return listPage(ctx, s, q, &rows, "scan", scanColumns, vigil.ScanList, opts)
 }
 

@@ -57,6 +57,9 @@ func (s *Store) FindTargets(ctx context.Context, orgID string, opts vigil.ListOp
 	if opts.RestrictTo != "" {
 		q = restrictToGroups(q, vigil.ResourceTarget, "target", opts.RestrictTo)
 	}
+	if opts.Group != "" {
+		q = inGroup(q, vigil.ResourceTarget, "target", opts.Group)
+	}
 	return listPage(ctx, s, q, &rows, "target", targetColumns, vigil.TargetList, opts)
 }
 

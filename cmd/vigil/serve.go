@@ -39,6 +39,7 @@ type ServeCmd struct {
 	AdminPassword string        `help:"Password of the admin created on first start (default: random, printed once). Also VIGIL_ADMIN_PASSWORD_FILE." env:"VIGIL_ADMIN_PASSWORD"`
 	OrgName       string        `help:"Name of the organization created on first start." default:"Default" env:"VIGIL_ORG_NAME"`
 	PortalURL     string        `help:"Base URL of the portal, for links in e-mails." default:"http://127.0.0.1:8080" env:"VIGIL_PORTAL_URL" placeholder:"URL"`
+	PublicURL     string        `help:"This API's own base URL, for the SSO redirect URI (default: from the request's Host)." env:"VIGIL_PUBLIC_URL" placeholder:"URL"`
 	MessageFlags
 	NodeFlags
 }
@@ -211,7 +212,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	cfg.PortalURL, cfg.CodeKey = c.PortalURL, codeKey(key)
+	cfg.PortalURL, cfg.PublicURL, cfg.CodeKey = c.PortalURL, c.PublicURL, codeKey(key)
 	runner, err := c.startJobs(ctx, st, sender, g)
 	if err != nil {
 		return err
@@ -229,7 +230,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	services := httpapi.Services{
 		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st, Results: st, Feeds: st,
-		Tenancy: st, Groups: st, Audit: st, Messages: sender,
+		Tenancy: st, Groups: st, Audit: st, Preferences: st, SSO: st, Messages: sender,
 		Ready: func(ctx context.Context) error { return ready(ctx, st) },
 	}
 	if nd != nil {
