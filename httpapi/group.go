@@ -213,7 +213,7 @@ func (s *Server) updateGroup(ctx context.Context, id string, in vigil.GroupInput
 	}
 	s.audit(ctx, action, "group", g.ID, changedFields(map[string]bool{"name": in.Name != nil, "group_owner": in.GroupOwner != nil,
 		"primary_contact": in.PrimaryContactName != nil || in.PrimaryContactNumber != nil || in.PrimaryContactEmail != nil,
-		"is_deleted": in.IsDeleted != nil, "custom_fields": in.CustomFields != nil, "access": in.Access != nil, "sso_links": in.SSOLinks != nil}))
+		"is_deleted":      in.IsDeleted != nil, "custom_fields": in.CustomFields != nil, "access": in.Access != nil, "sso_links": in.SSOLinks != nil}))
 	return g, nil
 }
 

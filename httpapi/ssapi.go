@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/auth"
 )
@@ -482,4 +481,3 @@ func (s *Server) handleSSAPIKeyRevoke(ctx context.Context, _ *struct{}) (*Status
 	s.audit(ctx, "user.ssapi_key_revoke", "user", p.UserID, nil)
 	return statusOK(), nil
 }
-
