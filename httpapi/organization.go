@@ -205,11 +205,14 @@ type CustomerInput struct {
 // CustomerOutput is the new organization and its first user.
 type CustomerOutput struct {
 	Body struct {
-		Data struct {
-			Organization OrganizationJSON `json:"organization"`
-			User         UserResource     `json:"user"`
-		} `json:"data"`
+		Data CustomerJSON `json:"data"`
 	}
+}
+
+// CustomerJSON is a new customer: its organization and first user.
+type CustomerJSON struct {
+	Organization OrganizationJSON `json:"organization"`
+	User         UserResource     `json:"user"`
 }
 
 // handleCustomerCreate creates a customer organization, its subscriptions

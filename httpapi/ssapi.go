@@ -454,10 +454,13 @@ func (s *Server) newSSAPIKey(ctx context.Context) (string, error) {
 // SSAPIKeyOutput shows a new SSAPI key once.
 type SSAPIKeyOutput struct {
 	Body struct {
-		Data struct {
-			APIKey string `json:"api_key" doc:"Send it as X-SSAPI-KEY to /api/ss routes; shown once"`
-		} `json:"data"`
+		Data SSAPIKeyJSON `json:"data"`
 	}
+}
+
+// SSAPIKeyJSON carries a new key.
+type SSAPIKeyJSON struct {
+	APIKey string `json:"api_key" doc:"Send it as X-SSAPI-KEY to /api/ss routes; shown once"`
 }
 
 func (s *Server) handleSSAPIKeyCreate(ctx context.Context, _ *struct{}) (*SSAPIKeyOutput, error) {

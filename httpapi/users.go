@@ -361,12 +361,15 @@ func (s *Server) moveUser(ctx context.Context, p *vigil.Principal, u *vigil.User
 // CanDeleteOutput says whether a user can be deleted, and why not.
 type CanDeleteOutput struct {
 	Body struct {
-		Data struct {
-			CanDelete bool                 `json:"can_delete"`
-			Reasons   []string             `json:"reasons"`
-			Resources vigil.ResourceCounts `json:"resources" doc:"What the user owns; it stays with the organization (or goes to transfer_to)"`
-		} `json:"data"`
+		Data CanDeleteJSON `json:"data"`
 	}
+}
+
+// CanDeleteJSON is the can-delete verdict.
+type CanDeleteJSON struct {
+	CanDelete bool                 `json:"can_delete"`
+	Reasons   []string             `json:"reasons"`
+	Resources vigil.ResourceCounts `json:"resources" doc:"What the user owns; it stays with the organization (or goes to transfer_to)"`
 }
 
 // deletable lists why u cannot be deleted by the caller.
@@ -541,10 +544,13 @@ type ImportInput struct {
 type ImportOutput struct {
 	Body struct {
 		Data []UserResource `json:"data"`
-		Meta struct {
-			Imported int `json:"imported"`
-		} `json:"meta"`
+		Meta ImportMeta `json:"meta"`
 	}
+}
+
+// ImportMeta counts the users imported.
+type ImportMeta struct {
+	Imported int `json:"imported"`
 }
 
 // importColumns are the CSV header names understood; email is required.

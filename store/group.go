@@ -434,8 +434,10 @@ func (s *Store) SetGroupResources(ctx context.Context, orgID, groupID string, ta
 			if r.ids == nil {
 				continue
 			}
-			if err := s.checkAllExist(ctx, tx, r.model, orgID, r.ids, strings.TrimSuffix(r.other, "s")); err != nil {
-				return err
+			if len(r.ids) > 0 {
+				if err := s.checkAllExist(ctx, tx, r.model, orgID, r.ids, strings.TrimSuffix(r.other, "s")); err != nil {
+					return err
+				}
 			}
 			if !add {
 				if _, err := tx.NewDelete().Table(r.table).Where("group_id = ?", groupID).Exec(ctx); err != nil {
@@ -443,8 +445,8 @@ func (s *Store) SetGroupResources(ctx context.Context, orgID, groupID string, ta
 				}
 			}
 			for _, id := range r.ids {
-				if _, err := tx.NewInsert().Table(r.table).Value("group_id", "?", groupID).Value(r.col, "?", id).
-					On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+				if _, err := tx.NewRaw("INSERT INTO "+r.table+" (group_id, "+r.col+") VALUES (?, ?) ON CONFLICT DO NOTHING", groupID, id).
+					Exec(ctx); err != nil {
 					return err
 				}
 			}
@@ -470,25 +472,27 @@ func (s *Store) GroupScanIDs(ctx context.Context, orgID, groupID string) ([]stri
 }
 
 // ResourceAccess is a restricted user's level on a target or scan. A scan
-// is also reachable through a group holding its target.
+// is also reachable through a group holding its target. A resource held only
+// by archived groups stays restricted: an archived group gives no access.
 func (s *Store) ResourceAccess(ctx context.Context, orgID, userID, kind, id string) (vigil.AccessLevel, error) {
 	var links []struct {
 		AccessLevel *string `bun:"access_level"`
+		Archived    bool    `bun:"is_deleted"`
 	}
 	var q *bun.SelectQuery
 	switch kind {
 	case vigil.ResourceTarget:
-		q = s.db.NewSelect().TableExpr("group_targets AS l").Join("JOIN groups AS grp ON grp.id = l.group_id AND NOT grp.is_deleted").
+		q = s.db.NewSelect().TableExpr("group_targets AS l").Join("JOIN groups AS grp ON grp.id = l.group_id").
 			Join("LEFT JOIN group_members AS m ON m.group_id = l.group_id AND m.user_id = ?", userID).
-			ColumnExpr("m.access_level").Where("l.target_id = ? AND grp.organization_id = ?", id, orgID)
+			ColumnExpr("m.access_level, grp.is_deleted").Where("l.target_id = ? AND grp.organization_id = ?", id, orgID)
 	case vigil.ResourceScan:
-		q = s.db.NewSelect().TableExpr("group_scans AS l").Join("JOIN groups AS grp ON grp.id = l.group_id AND NOT grp.is_deleted").
+		q = s.db.NewSelect().TableExpr("group_scans AS l").Join("JOIN groups AS grp ON grp.id = l.group_id").
 			Join("LEFT JOIN group_members AS m ON m.group_id = l.group_id AND m.user_id = ?", userID).
-			ColumnExpr("m.access_level").Where("l.scan_id = ? AND grp.organization_id = ?", id, orgID).
+			ColumnExpr("m.access_level, grp.is_deleted").Where("l.scan_id = ? AND grp.organization_id = ?", id, orgID).
 			UnionAll(s.db.NewSelect().TableExpr("group_targets AS l").Join("JOIN scans AS sc ON sc.target_id = l.target_id").
-				Join("JOIN groups AS grp ON grp.id = l.group_id AND NOT grp.is_deleted").
+				Join("JOIN groups AS grp ON grp.id = l.group_id").
 				Join("LEFT JOIN group_members AS m ON m.group_id = l.group_id AND m.user_id = ?", userID).
-				ColumnExpr("m.access_level").Where("sc.id = ? AND grp.organization_id = ?", id, orgID))
+				ColumnExpr("m.access_level, grp.is_deleted").Where("sc.id = ? AND grp.organization_id = ?", id, orgID))
 	default:
 		return vigil.AccessNone, nil
 	}
@@ -500,7 +504,7 @@ func (s *Store) ResourceAccess(ctx context.Context, orgID, userID, kind, id stri
 	}
 	best := vigil.AccessNone
 	for _, l := range links {
-		if l.AccessLevel != nil && vigil.AccessLevel(*l.AccessLevel).Rank() > best.Rank() {
+		if !l.Archived && l.AccessLevel != nil && vigil.AccessLevel(*l.AccessLevel).Rank() > best.Rank() {
 			best = vigil.AccessLevel(*l.AccessLevel)
 		}
 	}
@@ -510,18 +514,19 @@ func (s *Store) ResourceAccess(ctx context.Context, orgID, userID, kind, id stri
 // restrictToGroups limits a target or scan listing to what a restricted
 // user may see: resources in no live group, and those of the user's groups.
 func restrictToGroups(q *bun.SelectQuery, kind, alias, userID string) *bun.SelectQuery {
+	// "In no group" counts archived groups too; access comes from live ones.
 	switch kind {
 	case vigil.ResourceTarget:
-		return q.Where("NOT EXISTS (SELECT 1 FROM group_targets l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted WHERE l.target_id = "+alias+".id)"+
+		return q.Where("(NOT EXISTS (SELECT 1 FROM group_targets l WHERE l.target_id = "+alias+".id)"+
 			" OR EXISTS (SELECT 1 FROM group_targets l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted"+
-			" JOIN group_members m ON m.group_id = l.group_id WHERE l.target_id = "+alias+".id AND m.user_id = ?)", userID)
+			" JOIN group_members m ON m.group_id = l.group_id WHERE l.target_id = "+alias+".id AND m.user_id = ?))", userID)
 	case vigil.ResourceScan:
-		return q.Where("(NOT EXISTS (SELECT 1 FROM group_scans l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted WHERE l.scan_id = "+alias+".id)"+
-			" AND NOT EXISTS (SELECT 1 FROM group_targets l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted WHERE l.target_id = "+alias+".target_id))"+
+		return q.Where("((NOT EXISTS (SELECT 1 FROM group_scans l WHERE l.scan_id = "+alias+".id)"+
+			" AND NOT EXISTS (SELECT 1 FROM group_targets l WHERE l.target_id = "+alias+".target_id))"+
 			" OR EXISTS (SELECT 1 FROM group_scans l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted"+
 			" JOIN group_members m ON m.group_id = l.group_id WHERE l.scan_id = "+alias+".id AND m.user_id = ?)"+
 			" OR EXISTS (SELECT 1 FROM group_targets l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted"+
-			" JOIN group_members m ON m.group_id = l.group_id WHERE l.target_id = "+alias+".target_id AND m.user_id = ?)", userID, userID)
+			" JOIN group_members m ON m.group_id = l.group_id WHERE l.target_id = "+alias+".target_id AND m.user_id = ?))", userID, userID)
 	}
 	return q
 }

@@ -114,14 +114,19 @@ func (s *Store) UpdateTarget(ctx context.Context, orgID, id string, in vigil.Tar
 		if t, err = s.findTarget(ctx, tx, orgID, id); err != nil {
 			return err
 		}
+		before := t.HostCount
 		if err := vigil.ApplyTargetInput(t, in, false, s.opts.MaxTargetHosts); err != nil {
 			return err
 		}
 		if err := s.checkTargetRefs(ctx, tx, t); err != nil {
 			return err
 		}
-		if err := s.checkIPLimit(ctx, tx, orgID, t.ID, t.HostCount); err != nil {
-			return err
+		// Only growth is checked: a plan cut below what exists already must
+		// not freeze renames and shrinking.
+		if t.HostCount > before {
+			if err := s.checkIPLimit(ctx, tx, orgID, t.ID, t.HostCount); err != nil {
+				return err
+			}
 		}
 		t.UpdatedAt = s.now()
 		_, err = tx.NewUpdate().Model(targetToRow(t)).WherePK().ExcludeColumn("id", "organization_id", "created_at").Exec(ctx)

@@ -458,7 +458,7 @@ func (s *Store) subscribeTx(ctx context.Context, tx bun.Tx, orgID string, p *pla
 	}
 	row := &subscriptionRow{ID: vigil.NewID(), OrganizationID: orgID, PlanID: p.ID, Product: p.Product, Status: vigil.SubActive,
 		Interval: interval, StartDate: start, EndDate: end, Features: "{}", CreatedAt: now, UpdatedAt: now, Plan: p}
-	_, err := tx.NewInsert().Model(row).ExcludeColumn("plan").Exec(ctx)
+	_, err := tx.NewInsert().Model(row).Exec(ctx)
 	return row, err
 }
 
@@ -569,7 +569,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, orgID, id string, in vig
 			row.TrialEnabled = *in.TrialEnabled
 		}
 		row.UpdatedAt = s.now()
-		_, err := tx.NewUpdate().Model(row).ExcludeColumn("plan").WherePK().Exec(ctx)
+		_, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx)
 		return err
 	})
 	if err != nil {

@@ -35,6 +35,7 @@ type ServeCmd struct {
 	NoMigrate     bool          `help:"Do not migrate at start; refuse to start on an outdated schema." env:"VIGIL_NO_MIGRATE"`
 	RequireAPIKey bool          `help:"Require x-api-key on every route, as the CG API does (--no-require-api-key: a bearer token is enough)." default:"true" negatable:"" env:"VIGIL_REQUIRE_API_KEY"`
 	SessionTTL    time.Duration `help:"Lifetime of sign-in tokens." default:"12h" env:"VIGIL_SESSION_TTL"`
+	Lockout       time.Duration `help:"How long an account (or address) stays locked after too many failed sign-ins or codes." default:"15m" env:"VIGIL_LOCKOUT"`
 	AdminEmail    string        `help:"E-mail of the admin created on first start." default:"admin@vigil.local" env:"VIGIL_ADMIN_EMAIL"`
 	AdminPassword string        `help:"Password of the admin created on first start (default: random, printed once). Also VIGIL_ADMIN_PASSWORD_FILE." env:"VIGIL_ADMIN_PASSWORD"`
 	OrgName       string        `help:"Name of the organization created on first start." default:"Default" env:"VIGIL_ORG_NAME"`
@@ -195,7 +196,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := httpapi.DefaultConfig()
 	cfg.RequireAPIKey = c.RequireAPIKey
-	cfg.SessionTTL = c.SessionTTL
+	cfg.SessionTTL, cfg.Lockout = c.SessionTTL, c.Lockout
 	cfg.MaxTargetHosts = c.MaxTargetHosts
 	cfg.PasswordHasher = func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultArgon2) }
 	cfg.PasswordVerifier = auth.VerifyPassword
