@@ -544,7 +544,7 @@ type ImportInput struct {
 type ImportOutput struct {
 	Body struct {
 		Data []UserResource `json:"data"`
-		Meta ImportMeta `json:"meta"`
+		Meta ImportMeta     `json:"meta"`
 	}
 }
 

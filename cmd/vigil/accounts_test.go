@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,60 @@ func TestAccountFlows(t *testing.T) {
 	events, _, _ = st.ListAudit(ctx, ts.orgID, vigil.ListOptions{Page: 1, PerPage: 500, Filters: []vigil.Filter{{Column: "action", Kind: vigil.FilterText, Value: "auth.lockout"}}})
 	if len(events) == 0 {
 		t.Error("no auth.lockout in the audit trail")
+	}
+}
+
+// TestLockoutEnds sends 20 wrong passwords for one account: it is locked
+// with 429 and Retry-After, the right password is refused while locked, the
+// audit trail shows the lockout, and the lock ends after its period.
+func TestLockoutEnds(t *testing.T) {
+	ts := startServer(t, "sqlite", "--lockout", "2s")
+	admin := ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	mustStatus(t, admin.do("POST", "/v2/users", map[string]any{"user": map[string]any{"email": "lee@example.com", "role": "user",
+		"password": "lee-password-1", "skip_confirmation": true}}), 201, "lee")
+	anon := ts.client()
+	locked := 0
+	for i := 0; i < 20; i++ {
+		r := anon.do("POST", "/auth/sign_in", map[string]any{"username": "lee@example.com", "password": "wrong-password-" + strconv.Itoa(i)})
+		switch r.Status {
+		case 429:
+			locked++
+			if r.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		case 401:
+			if locked > 0 {
+				t.Fatalf("attempt %d: 401 after the lock began", i)
+			}
+		default:
+			t.Fatalf("attempt %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	if locked < 15 {
+		t.Fatalf("only %d of 20 attempts locked", locked)
+	}
+	if r := anon.do("POST", "/auth/sign_in", map[string]any{"username": "lee@example.com", "password": "lee-password-1"}); r.Status != 429 {
+		t.Fatalf("right password while locked: %d", r.Status)
+	}
+	st, err := (&DBFlags{DataDir: ts.dataDir, MaxTargetHosts: 4096}).open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	events, _, _ := st.ListAudit(context.Background(), ts.orgID, vigil.ListOptions{Page: 1, PerPage: 500,
+		Filters: []vigil.Filter{{Column: "action", Kind: vigil.FilterText, Value: "auth.lockout"}}})
+	if len(events) == 0 {
+		t.Error("no auth.lockout in the audit trail")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		time.Sleep(500 * time.Millisecond)
+		r := anon.do("POST", "/auth/sign_in", map[string]any{"username": "lee@example.com", "password": "lee-password-1"})
+		if r.Status == 200 {
+			break
+		}
+		if r.Status != 429 || time.Now().After(deadline) {
+			t.Fatalf("the lock did not end: %d %s", r.Status, r.Raw)
+		}
 	}
 }
