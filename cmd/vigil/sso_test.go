@@ -193,4 +193,3 @@ func TestSSO(t *testing.T) {
 		t.Errorf("authorize without provider: %d", r.Status)
 	}
 }
-
