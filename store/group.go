@@ -515,18 +515,18 @@ func (s *Store) ResourceAccess(ctx context.Context, orgID, userID, kind, id stri
 // user may see: resources in no live group, and those of the user's groups.
 func restrictToGroups(q *bun.SelectQuery, kind, alias, userID string) *bun.SelectQuery {
 	// "In no group" counts archived groups too; access comes from live ones.
+	// note: uncorrelated IN subqueries are evaluated once (a hash or an
+	// ephemeral index), where correlated EXISTS ran per row: 50x slower at
+	// 50,000 targets (BenchmarkGroupAccess).
+	const grouped = "SELECT l.target_id FROM group_targets l"
+	const mine = " l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted JOIN group_members m ON m.group_id = l.group_id WHERE m.user_id = ?"
 	switch kind {
 	case vigil.ResourceTarget:
-		return q.Where("(NOT EXISTS (SELECT 1 FROM group_targets l WHERE l.target_id = "+alias+".id)"+
-			" OR EXISTS (SELECT 1 FROM group_targets l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted"+
-			" JOIN group_members m ON m.group_id = l.group_id WHERE l.target_id = "+alias+".id AND m.user_id = ?))", userID)
+		return q.Where("("+alias+".id NOT IN ("+grouped+") OR "+alias+".id IN (SELECT l.target_id FROM group_targets"+mine+"))", userID)
 	case vigil.ResourceScan:
-		return q.Where("((NOT EXISTS (SELECT 1 FROM group_scans l WHERE l.scan_id = "+alias+".id)"+
-			" AND NOT EXISTS (SELECT 1 FROM group_targets l WHERE l.target_id = "+alias+".target_id))"+
-			" OR EXISTS (SELECT 1 FROM group_scans l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted"+
-			" JOIN group_members m ON m.group_id = l.group_id WHERE l.scan_id = "+alias+".id AND m.user_id = ?)"+
-			" OR EXISTS (SELECT 1 FROM group_targets l JOIN groups g ON g.id = l.group_id AND NOT g.is_deleted"+
-			" JOIN group_members m ON m.group_id = l.group_id WHERE l.target_id = "+alias+".target_id AND m.user_id = ?))", userID, userID)
+		return q.Where("(("+alias+".id NOT IN (SELECT l.scan_id FROM group_scans l) AND "+alias+".target_id NOT IN ("+grouped+"))"+
+			" OR "+alias+".id IN (SELECT l.scan_id FROM group_scans"+mine+")"+
+			" OR "+alias+".target_id IN (SELECT l.target_id FROM group_targets"+mine+"))", userID, userID)
 	}
 	return q
 }

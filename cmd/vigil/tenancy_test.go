@@ -86,9 +86,14 @@ func attr(r *response) map[string]any {
 // organizations and subscriptions, whitelabel, the current user's routes,
 // groups in both API forms with their access levels enforced, and an
 // isolation matrix across organizations, partners and roles.
-func TestTenancyFlows(t *testing.T) {
+func TestTenancyFlows(t *testing.T) { testTenancy(t, "sqlite") }
+
+// TestTenancyFlowsPostgres runs the same flows on PostgreSQL.
+func TestTenancyFlowsPostgres(t *testing.T) { testTenancy(t, "postgres") }
+
+func testTenancy(t *testing.T, backend string) {
 	smtpd := mailtest.Start(t)
-	ts := startServer(t, "sqlite", "--smtp-url", smtpd.URL(), "--smtp-from", "noreply@vigil.test", "--portal-url", "https://portal.test")
+	ts := startServer(t, backend, "--smtp-url", smtpd.URL(), "--smtp-from", "noreply@vigil.test", "--portal-url", "https://portal.test")
 	op := ts.signIn(ts.apiKey, adminEmail, adminPassword) // the operator's admin: a partner admin
 
 	// Plans: the operator sells a PCI plan with four addresses and three users.
