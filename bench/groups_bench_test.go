@@ -89,7 +89,10 @@ func BenchmarkGroupAccess(b *testing.B) {
 					}
 					return err
 				},
-				func() error { _, err := st.ResourceAccess(ctx, org.ID, user.ID, vigil.ResourceTarget, ids[len(ids)/2]); return err },
+				func() error {
+					_, err := st.ResourceAccess(ctx, org.ID, user.ID, vigil.ResourceTarget, ids[len(ids)/2])
+					return err
+				},
 			} {
 				start := time.Now()
 				for n := 0; n < b.N; n++ {
