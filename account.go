@@ -285,6 +285,8 @@ type ResourceCounts struct {
 type AccountService interface {
 	CreateOrganization(ctx context.Context, name string) (*Organization, error)
 	FindOrganizationByID(ctx context.Context, id string) (*Organization, error)
+	// FindOrganizationsByIDs loads several organizations in one query.
+	FindOrganizationsByIDs(ctx context.Context, ids []string) (map[string]*Organization, error)
 	CountOrganizations(ctx context.Context) (int, error)
 	CreateUser(ctx context.Context, orgID string, in UserInput, passwordHash string) (*User, error)
 	FindUserByID(ctx context.Context, orgID, id string) (*User, error)

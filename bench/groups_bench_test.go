@@ -71,11 +71,7 @@ func BenchmarkGroupAccess(b *testing.B) {
 					}
 				}
 			}
-			if backend == "postgres" {
-				_, _ = db.ExecContext(ctx, "ANALYZE")
-			} else {
-				_, _ = db.ExecContext(ctx, "ANALYZE")
-			}
+			_, _ = db.ExecContext(ctx, "ANALYZE")
 			page := vigil.ListOptions{Page: 1, PerPage: 25, Sort: []vigil.Sort{{Column: "name"}}}
 			restricted := page
 			restricted.RestrictTo = user.ID

@@ -317,12 +317,6 @@ func (s *Server) ssUserGroups(ctx context.Context, r *http.Request) (any, error)
 	return map[string]any{"count": len(ms), "groups": convert(ms, userGroupJSON)}, nil
 }
 
-// groupMember checks that the caller may read a group's resources: a
-// group manager, or a member of the live group.
-func (s *Server) groupMember(ctx context.Context, id string) (*vigil.Principal, *vigil.Group, error) {
-	return s.visibleGroup(ctx, id)
-}
-
 // skipLimit reads AttackForge paging: skip (default 0), limit (default and
 // at most 500).
 func skipLimit(r *http.Request) (vigil.ListOptions, int, error) {
@@ -352,7 +346,7 @@ func skipLimit(r *http.Request) (vigil.ListOptions, int, error) {
 }
 
 func (s *Server) ssGroupScans(ctx context.Context, r *http.Request) (any, error) {
-	p, g, err := s.groupMember(ctx, r.PathValue("id"))
+	p, g, err := s.visibleGroup(ctx, r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +366,7 @@ func (s *Server) ssGroupTargets(ctx context.Context, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	p, g, err := s.groupMember(ctx, r.PathValue("id"))
+	p, g, err := s.visibleGroup(ctx, r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -394,7 +388,7 @@ func (s *Server) ssGroupVulnerabilities(ctx context.Context, r *http.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	p, g, err := s.groupMember(ctx, r.PathValue("id"))
+	p, g, err := s.visibleGroup(ctx, r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}

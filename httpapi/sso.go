@@ -49,16 +49,14 @@ func (s *Server) ssoProviderJSON(p *vigil.OIDCProvider, base string) SSOProvider
 		UpdatedAt: &t}
 }
 
-// publicBase is the API's own URL, for the redirect URI.
-func (s *Server) publicBase(host string, tls bool) string {
+// publicBase is the API's own URL, for the redirect URI. Without
+// --public-url it is the request's host over http: vigil serve does not
+// terminate TLS itself, so a proxy in front must set --public-url.
+func (s *Server) publicBase(host string) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimSuffix(s.cfg.PublicURL, "/")
 	}
-	scheme := "http"
-	if tls {
-		scheme = "https"
-	}
-	return scheme + "://" + host
+	return "http://" + host
 }
 
 // SSOConfigInput is PUT /v2/user/organization/sso.
@@ -113,7 +111,7 @@ func (s *Server) handleSSOConfigSet(ctx context.Context, in *SSOConfigInput) (*D
 	if prov, err = s.SSO.FindOIDCProvider(ctx, p.OrganizationID); err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	return dataOutput(s.ssoProviderJSON(prov, s.publicBase(in.Host, false))), nil
+	return dataOutput(s.ssoProviderJSON(prov, s.publicBase(in.Host))), nil
 }
 
 // SSOShowInput is GET /v2/user/organization/sso.
@@ -130,7 +128,7 @@ func (s *Server) handleSSOConfigShow(ctx context.Context, in *SSOShowInput) (*Da
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	return dataOutput(s.ssoProviderJSON(prov, s.publicBase(in.Host, false))), nil
+	return dataOutput(s.ssoProviderJSON(prov, s.publicBase(in.Host))), nil
 }
 
 func (s *Server) handleSSOConfigDelete(ctx context.Context, _ *struct{}) (*StatusOutput, error) {
@@ -189,7 +187,7 @@ func (s *Server) handleSSOAuthorize(ctx context.Context, in *SSOAuthorizeInput) 
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	base := s.publicBase(in.Host, false)
+	base := s.publicBase(in.Host)
 	_, _, cfg, err := s.oidcClient(ctx, prov, base)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
@@ -235,7 +233,7 @@ func (s *Server) handleSSOCallback(ctx context.Context, in *SSOCallbackInput) (*
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	octx, op, cfg, err := s.oidcClient(ctx, prov, s.publicBase(in.Host, false))
+	octx, op, cfg, err := s.oidcClient(ctx, prov, s.publicBase(in.Host))
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}

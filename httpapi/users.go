@@ -37,20 +37,17 @@ func (s *Server) adminOrg(ctx context.Context, p *vigil.Principal, orgID string)
 	return s.Accounts.FindOrganizationByID(ctx, orgID)
 }
 
-// orgNames resolves the organizations of a page of users in one pass.
+// orgNames resolves the organizations of a page of users in one query.
 func (s *Server) orgNames(ctx context.Context, users []*vigil.User) (map[string]*vigil.Organization, error) {
-	orgs := map[string]*vigil.Organization{}
+	seen := map[string]bool{}
+	var ids []string
 	for _, u := range users {
-		if orgs[u.OrganizationID] != nil {
-			continue
+		if !seen[u.OrganizationID] {
+			seen[u.OrganizationID] = true
+			ids = append(ids, u.OrganizationID)
 		}
-		o, err := s.Accounts.FindOrganizationByID(ctx, u.OrganizationID)
-		if err != nil {
-			return nil, err
-		}
-		orgs[u.OrganizationID] = o
 	}
-	return orgs, nil
+	return s.Accounts.FindOrganizationsByIDs(ctx, ids)
 }
 
 // visibleOrgIDs are the organizations whose users the caller lists.

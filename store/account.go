@@ -71,6 +71,22 @@ func (s *Store) FindOrganizationByID(ctx context.Context, id string) (*vigil.Org
 	return row.domain(), nil
 }
 
+// FindOrganizationsByIDs returns the organizations with these ids, by id.
+func (s *Store) FindOrganizationsByIDs(ctx context.Context, ids []string) (map[string]*vigil.Organization, error) {
+	out := map[string]*vigil.Organization{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []*organizationRow
+	if err := s.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.ID] = r.domain()
+	}
+	return out, nil
+}
+
 // CountOrganizations counts every organization of the installation.
 func (s *Store) CountOrganizations(ctx context.Context) (int, error) {
 	n, err := s.db.NewSelect().Model((*organizationRow)(nil)).Count(ctx)

@@ -33,13 +33,7 @@ func (s *Store) FindFindings(ctx context.Context, orgID, scanID string, opts vig
 	// Findings follow their scan's visibility.
 	if opts.RestrictTo != "" || opts.Group != "" {
 		scans := s.db.NewSelect().TableExpr("scans AS sc").Column("sc.id").Where("sc.organization_id = ?", orgID)
-		if opts.RestrictTo != "" {
-			scans = restrictToGroups(scans, vigil.ResourceScan, "sc", opts.RestrictTo)
-		}
-		if opts.Group != "" {
-			scans = inGroup(scans, vigil.ResourceScan, "sc", opts.Group)
-		}
-		q = q.Where("f.scan_id IN (?)", scans)
+		q = q.Where("f.scan_id IN (?)", scopeToGroups(scans, vigil.ResourceScan, "sc", opts))
 	}
 	return listPageByID(ctx, s, q, &rows, "f", findingColumns, vigil.FindingList, opts)
 }

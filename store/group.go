@@ -531,6 +531,17 @@ func restrictToGroups(q *bun.SelectQuery, kind, alias, userID string) *bun.Selec
 	return q
 }
 
+// scopeToGroups applies a listing's group options (RestrictTo, Group).
+func scopeToGroups(q *bun.SelectQuery, kind, alias string, opts vigil.ListOptions) *bun.SelectQuery {
+	if opts.RestrictTo != "" {
+		q = restrictToGroups(q, kind, alias, opts.RestrictTo)
+	}
+	if opts.Group != "" {
+		q = inGroup(q, kind, alias, opts.Group)
+	}
+	return q
+}
+
 // inGroup keeps the targets or scans of one live group.
 func inGroup(q *bun.SelectQuery, kind, alias, groupID string) *bun.SelectQuery {
 	if !vigil.IsUUID(groupID) {

@@ -168,12 +168,7 @@ func (s *Store) FindScanProfiles(ctx context.Context, orgID string, opts vigil.L
 func (s *Store) FindScans(ctx context.Context, orgID string, opts vigil.ListOptions) ([]*vigil.Scan, int, error) {
 	var rows []*scanRow
 	q := s.db.NewSelect().Model(&rows).Relation("Target").Relation("Profile").Where("scan.organization_id = ?", orgID)
-	if opts.RestrictTo != "" {
-		q = restrictToGroups(q, vigil.ResourceScan, "scan", opts.RestrictTo)
-	}
-	if opts.Group != "" {
-		q = inGroup(q, vigil.ResourceScan, "scan", opts.Group)
-	}
+	q = scopeToGroups(q, vigil.ResourceScan, "scan", opts)
 	return listPage(ctx, s, q, &rows, "scan", scanColumns, vigil.ScanList, opts)
 }
 

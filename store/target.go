@@ -54,12 +54,7 @@ var targetColumns = map[string]column{
 func (s *Store) FindTargets(ctx context.Context, orgID string, opts vigil.ListOptions) ([]*vigil.Target, int, error) {
 	var rows []*targetRow
 	q := s.db.NewSelect().Model(&rows).Where("target.organization_id = ?", orgID)
-	if opts.RestrictTo != "" {
-		q = restrictToGroups(q, vigil.ResourceTarget, "target", opts.RestrictTo)
-	}
-	if opts.Group != "" {
-		q = inGroup(q, vigil.ResourceTarget, "target", opts.Group)
-	}
+	q = scopeToGroups(q, vigil.ResourceTarget, "target", opts)
 	return listPage(ctx, s, q, &rows, "target", targetColumns, vigil.TargetList, opts)
 }
 
