@@ -395,6 +395,7 @@ type NotificationPreference struct {
 	UserID         string
 	Name           string
 	Enabled        bool
+	Email          bool // also e-mail these (opt-in)
 	Params         NotificationParams
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
@@ -415,6 +416,6 @@ type PreferenceService interface {
 	// NotificationPreferences returns every event's preference for the user,
 	// defaults filled in, in NotificationEvents order.
 	NotificationPreferences(ctx context.Context, orgID, userID string) ([]*NotificationPreference, error)
-	// SetNotificationPreference changes enabled and/or params (nil: kept).
-	SetNotificationPreference(ctx context.Context, orgID, userID, name string, enabled *bool, params *NotificationParams) (*NotificationPreference, error)
+	// SetNotificationPreference changes enabled, email and/or params (nil: kept).
+	SetNotificationPreference(ctx context.Context, orgID, userID, name string, enabled, email *bool, params *NotificationParams) (*NotificationPreference, error)
 }

@@ -25,11 +25,14 @@ type AuditEvent struct {
 type AuditService interface {
 	RecordAudit(ctx context.Context, e *AuditEvent) error
 	ListAudit(ctx context.Context, orgID string, opts ListOptions) ([]*AuditEvent, int, error)
+	FindAudit(ctx context.Context, orgID, id string) (*AuditEvent, error)
 }
 
 // AuditList is what audit listings filter on.
 var AuditList = ListSpec{
-	Filters:     map[string]FilterKind{"action": FilterText, "actor_id": FilterExact, "resource_type": FilterExact, "resource_id": FilterExact},
+	Filters: map[string]FilterKind{"action": FilterText, "actor_id": FilterExact, "user_id": FilterExact, "resource_type": FilterExact,
+		"resource_id": FilterExact, "impersonator_id": FilterExact, "request_id": FilterExact, "ip": FilterExact,
+		"created_after": FilterAfter, "created_before": FilterBefore},
 	Sorts:       []string{"created_at"},
 	DefaultSort: []Sort{{Column: "created_at", Desc: true}},
 	DateColumn:  "created_at",

@@ -69,7 +69,7 @@ func CheckFilter(f *Filter) error {
 	case FilterSeverity:
 		for _, c := range strings.Split(f.Value, ",") {
 			if _, _, ok := SeverityRange(strings.TrimSpace(strings.ToLower(c))); !ok {
-				return fmt.Errorf("must be high, medium, low or log (comma-separate several), got %q", c)
+				return fmt.Errorf("must be high, medium, low, log or false_positive (comma-separate several), got %q", c)
 			}
 		}
 	case FilterMin, FilterMax:

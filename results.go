@@ -13,6 +13,9 @@ const (
 	SeverityMedium = "medium"
 	SeverityLow    = "low"
 	SeverityLog    = "log"
+	// SeverityFalsePositive is the class of a finding an active exception
+	// marked a false positive (score -1): it is in no count.
+	SeverityFalsePositive = "false_positive"
 )
 
 // SeverityClass names the class of a CVSS score.
@@ -24,6 +27,8 @@ func SeverityClass(score float64) string {
 		return SeverityMedium
 	case score > 0:
 		return SeverityLow
+	case score < 0:
+		return SeverityFalsePositive
 	}
 	return SeverityLog
 }
@@ -39,6 +44,8 @@ func SeverityRange(class string) (lo, hi float64, ok bool) {
 		return 0.05, 4, true
 	case SeverityLog:
 		return -0.05, 0.05, true
+	case SeverityFalsePositive:
+		return -1.05, -0.5, true
 	}
 	return 0, 0, false
 }
@@ -55,7 +62,7 @@ func (c *SeverityCounts) Add(score float64, n int) {
 		c.Medium += n
 	case SeverityLow:
 		c.Low += n
-	default:
+	case SeverityLog:
 		c.Log += n
 	}
 }
@@ -158,7 +165,7 @@ type Finding struct {
 	CVE            string // primary CVE id, when the finding is one
 	Name           string
 	Family         string
-	Severity       float64 // CVSS base score
+	Severity       float64 // effective: an active exception's new severity, else the CVSS base score
 	CVSSVector     string
 	QoD            int // quality of detection (confidence), 0-100
 	PCIFail        bool
@@ -175,6 +182,11 @@ type Finding struct {
 	LastRunID      string
 	FixedRunID     string
 	Change         FindingChange // in a run's diff only
+	// OriginalSeverity and OriginalPCIFail are the engine's verdict while an
+	// active exception (ExceptionID) overrides it.
+	OriginalSeverity *float64
+	OriginalPCIFail  *bool
+	ExceptionID      string
 }
 
 // SeverityClass of the finding.

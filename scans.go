@@ -107,7 +107,8 @@ type Scan struct {
 	TargetID       string
 	ProfileID      string
 	ScannerID      string
-	ScheduleID     string // reserved for schedules
+	ScheduleID     string // when set, the schedule starts it
+	NextRunAt      *time.Time // the schedule's next slot
 	Status         ScanStatus
 	Progress       int
 	LastRunID      string
@@ -134,7 +135,7 @@ type ScanInput struct {
 var ScanList = ListSpec{
 	Filters: map[string]FilterKind{"name": FilterText, "comment": FilterText, "status": FilterExact,
 		"target_id": FilterExact, "config_id": FilterExact, "scanner_id": FilterExact, "id": FilterExact},
-	Sorts:       []string{"name", "status", "progress", "last_run_at", "created_at", "updated_at"},
+	Sorts:       []string{"name", "status", "progress", "last_run_at", "next_run_at", "created_at", "updated_at"},
 	DefaultSort: []Sort{{Column: "created_at", Desc: true}},
 	DateColumn:  "created_at",
 }
@@ -210,10 +211,8 @@ func ApplyScanInput(s *Scan, in ScanInput) error {
 			v.Addf(field, "must be a UUID, got %q", id)
 		}
 	}
-	if s.ScheduleID != "" {
-		// note: schedules arrive with their own issue; the field is kept so
-		// clients can send it, but nothing can be referenced yet.
-		v.Add("schedule_id", "no such schedule")
+	if s.ScheduleID != "" && !IsUUID(s.ScheduleID) {
+		v.Addf("schedule_id", "must be a UUID, got %q", s.ScheduleID)
 	}
 	return v.Err()
 }

@@ -27,7 +27,7 @@ type HostJSON struct {
 	Hostname             string             `json:"hostname" example:"www.example.com"`
 	OS                   string             `json:"os" doc:"Operating system guess; empty when unknown" example:"Debian GNU/Linux"`
 	Severity             float64            `json:"severity" doc:"Highest CVSS score of its open findings" example:"6.5"`
-	SeverityClass        string             `json:"severity_class" enum:"high,medium,low,log"`
+	SeverityClass        string             `json:"severity_class" enum:"high,medium,low,log,false_positive"`
 	VulnerabilitiesCount int                `json:"vulnerabilities_count" doc:"Open findings above Log"`
 	SeverityCounts       SeverityCountsJSON `json:"severity_counts" doc:"Open findings by severity class"`
 	PCIFailures          int                `json:"pci_failures" doc:"Open findings that fail PCI (CVSS ≥ 4.0 or automatic failure)"`

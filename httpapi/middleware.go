@@ -147,6 +147,9 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if p.ImpersonatorID != "" {
 		// Every request made as someone else is on the record, with both names.
 		s.audit(c, "impersonation.request", "route", op.OperationID, map[string]any{"method": r.Method, "path": r.URL.Path})
+		if ri := requestFrom(c); ri != nil {
+			ri.recorded = false // the request's own record is still owed
+		}
 	}
 	next(huma.WithContext(ctx, c))
 }
@@ -196,8 +199,18 @@ func (s *Server) audit(ctx context.Context, action, resourceType, resourceID str
 	s.record(ctx, e)
 }
 
-// record appends e to the audit trail (and the log).
+// record appends e to the audit trail (and the log), with the request's id
+// and secret values redacted.
 func (s *Server) record(ctx context.Context, e *vigil.AuditEvent) {
+	if ri := requestFrom(ctx); ri != nil {
+		ri.recorded = true
+		if e.RequestID == "" {
+			e.RequestID = ri.id
+		}
+	}
+	if e.Changes != nil {
+		e.Changes, _ = redact(jsonValue(e.Changes)).(map[string]any)
+	}
 	s.log.InfoContext(ctx, "audit: "+e.Action, "organization_id", e.OrganizationID, "actor_id", e.ActorID,
 		"impersonator_id", e.ImpersonatorID, "resource_type", e.ResourceType, "resource_id", e.ResourceID, "ip", e.IP)
 	if s.Audit == nil {
@@ -206,6 +219,18 @@ func (s *Server) record(ctx context.Context, e *vigil.AuditEvent) {
 	if err := s.Audit.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "err", err)
 	}
+}
+
+// jsonValue turns v into plain JSON values (maps, slices, strings,
+// numbers), so redaction sees every nested field whatever its Go type.
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return map[string]any{}
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
 }
 
 // permit returns the caller if it holds perm (and is signed in).
@@ -288,6 +313,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		r = withRequestID(r, rec)
 		rec.Header().Set("X-Content-Type-Options", "nosniff")
 		defer func() {
 			if v := recover(); v != nil {

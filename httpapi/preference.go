@@ -19,7 +19,8 @@ type NotificationParamsJSON struct {
 type PreferenceAttributes struct {
 	Name             string                 `json:"name" enum:"scan_event,report_event,exception_event,overdue_pci_reminder"`
 	NotificationType string                 `json:"notification_type"`
-	Enabled          bool                   `json:"enabled"`
+	Enabled          bool                   `json:"enabled" doc:"In-app notifications (default on)"`
+	Email            bool                   `json:"email" doc:"Also by e-mail (default off)"`
 	Code             *string                `json:"code" nullable:"true"`
 	Params           NotificationParamsJSON `json:"params"`
 	CreatedAt        *Timestamp             `json:"created_at" nullable:"true" doc:"Null while the default applies"`
@@ -41,7 +42,7 @@ func nonNil[T any](s []T) []T {
 }
 
 func preferenceResource(p *vigil.NotificationPreference) PreferenceResource {
-	a := PreferenceAttributes{Name: p.Name, NotificationType: p.Name, Enabled: p.Enabled, Params: NotificationParamsJSON{
+	a := PreferenceAttributes{Name: p.Name, NotificationType: p.Name, Enabled: p.Enabled, Email: p.Email, Params: NotificationParamsJSON{
 		WhenStatus: nonNil(p.Params.WhenStatus), IfCompleted: nonNil(p.Params.IfCompleted), IfSeverity: nonNil(p.Params.IfSeverity)}}
 	r := PreferenceResource{Type: "notification_preferences", Attributes: a}
 	if p.ID != "" {
@@ -74,6 +75,7 @@ type PreferenceUpdateInput struct {
 	PreferenceName
 	Body struct {
 		Enabled     *bool    `json:"enabled,omitempty"`
+		Email       *bool    `json:"email,omitempty" doc:"Also e-mail these events"`
 		WhenStatus  []string `json:"when_status,omitempty" maxItems:"4"`
 		IfCompleted []string `json:"if_completed,omitempty" maxItems:"2"`
 		IfStatus    []string `json:"if_status,omitempty" maxItems:"2" doc:"Alias of if_completed (the CG request example's name)"`
@@ -90,28 +92,28 @@ func (s *Server) handlePreferenceUpdate(ctx context.Context, in *PreferenceUpdat
 	if err := params.Validate(); err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	return s.setPreference(ctx, in.Name, b.Enabled, params)
+	return s.setPreference(ctx, in.Name, b.Enabled, b.Email, params)
 }
 
 func (s *Server) handlePreferenceEnable(ctx context.Context, in *PreferenceName) (*DataOutput[PreferenceResource], error) {
 	on := true
-	return s.setPreference(ctx, in.Name, &on, nil)
+	return s.setPreference(ctx, in.Name, &on, nil, nil)
 }
 
 func (s *Server) handlePreferenceDisable(ctx context.Context, in *PreferenceName) (*DataOutput[PreferenceResource], error) {
 	off := false
-	return s.setPreference(ctx, in.Name, &off, nil)
+	return s.setPreference(ctx, in.Name, &off, nil, nil)
 }
 
-func (s *Server) setPreference(ctx context.Context, name string, enabled *bool, params *vigil.NotificationParams) (*DataOutput[PreferenceResource], error) {
+func (s *Server) setPreference(ctx context.Context, name string, enabled, email *bool, params *vigil.NotificationParams) (*DataOutput[PreferenceResource], error) {
 	p, err := permit(ctx, vigil.PermOwnAccount)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	pref, err := s.Preferences.SetNotificationPreference(ctx, p.OrganizationID, p.UserID, name, enabled, params)
+	pref, err := s.Preferences.SetNotificationPreference(ctx, p.OrganizationID, p.UserID, name, enabled, email, params)
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, "user.notification_preference", "notification_preference", pref.ID, map[string]any{"name": name, "enabled": pref.Enabled})
+	s.audit(ctx, "user.notification_preference", "notification_preference", pref.ID, map[string]any{"name": name, "enabled": pref.Enabled, "email": pref.Email})
 	return dataOutput(preferenceResource(pref)), nil
 }

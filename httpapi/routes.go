@@ -197,6 +197,57 @@ func (s *Server) routes() {
 	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/pci_compliant", "vulnerabilities-pci-compliant", "Vulnerabilities", "PCI Compliant (widget)"), s.handleVulnerabilityPCI)
 	huma.Register(api, op(http.MethodGet, "/v2/vulnerabilities/{id}", "show-vulnerability", "Vulnerabilities", "Vulnerability details"), s.handleVulnerabilityShow)
 
+	// Exceptions (CG §3.6); the fixed paths come before /v2/exceptions/{id}.
+	huma.Register(api, list(op(http.MethodGet, "/v2/exceptions", "list-exceptions", "Exceptions", "List exceptions"), vigil.ExceptionList), s.handleExceptionList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/exceptions", "create-exception", "Exceptions", "Create exception (pending until a manager activates it)")), "exception"), s.handleExceptionCreate)
+	huma.Register(api, op(http.MethodDelete, "/v2/exceptions", "delete-exceptions", "Exceptions", "Delete exceptions (bulk)"), s.handleExceptionBulkDelete)
+	huma.Register(api, op(http.MethodGet, "/v2/exceptions/statistics", "exception-statistics", "Exceptions", "Show the exceptions statistics"), s.handleExceptionStatistics)
+	huma.Register(api, op(http.MethodPut, "/v2/exceptions/activate", "activate-exceptions", "Exceptions", "Activate exceptions (managers and admins)"), s.handleExceptionActivate)
+	huma.Register(api, op(http.MethodPut, "/v2/exceptions/reject", "reject-exceptions", "Exceptions", "Reject exceptions (managers and admins)"), s.handleExceptionReject)
+	huma.Register(api, op(http.MethodPut, "/v2/exceptions/reset", "reset-exceptions", "Exceptions", "Reset exceptions to pending (managers and admins)"), s.handleExceptionReset)
+	huma.Register(api, op(http.MethodGet, "/v2/exceptions/{id}", "show-exception", "Exceptions", "Show an exception"), s.handleExceptionShow)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/exceptions/{id}", "update-exception", "Exceptions", "Update exception"), "exception"), s.handleExceptionUpdate)
+	huma.Register(api, op(http.MethodDelete, "/v2/exceptions/{id}", "delete-exception", "Exceptions", "Delete an exception"), s.handleExceptionDelete)
+	huma.Register(api, list(op(http.MethodGet, "/v2/exceptions/{id}/details", "show-exception-details", "Exceptions", "Show exception details: the vulnerabilities it overrides (or would)"), vigil.FindingList), s.handleExceptionDetails)
+
+	// Schedules (CG §3.7).
+	huma.Register(api, list(op(http.MethodGet, "/v2/schedules", "list-schedules", "Schedules", "List schedules"), vigil.ScheduleList), s.handleScheduleList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/schedules", "create-schedule", "Schedules", "Create schedule")), "schedule"), s.handleScheduleCreate)
+	huma.Register(api, op(http.MethodDelete, "/v2/schedules", "delete-schedules", "Schedules", "Delete schedules (bulk)"), s.handleScheduleBulkDelete)
+	huma.Register(api, op(http.MethodPost, "/v2/schedules/calculate_first_date", "calculate-first-date", "Schedules", "Calculate first date (unsaved schedule or id)"), s.handleScheduleFirstDate)
+	huma.Register(api, op(http.MethodPost, "/v2/schedules/calculate_next_date", "calculate-next-date", "Schedules", "Calculate the next n dates (unsaved schedule or id)"), s.handleScheduleNextDates)
+	huma.Register(api, op(http.MethodGet, "/v2/schedules/{id}", "show-schedule", "Schedules", "Show a schedule"), s.handleScheduleShow)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/schedules/{id}", "update-schedule", "Schedules", "Update a schedule"), "schedule"), s.handleScheduleUpdate)
+	huma.Register(api, op(http.MethodDelete, "/v2/schedules/{id}", "delete-schedule", "Schedules", "Delete a schedule"), s.handleScheduleDelete)
+	huma.Register(api, op(http.MethodGet, "/v2/schedules/{id}/runs", "schedule-runs", "Schedules", "What the latest slots did: runs started, scans skipped"), s.handleScheduleRuns)
+
+	// Webhooks (CG §3.8).
+	huma.Register(api, op(http.MethodGet, "/v2/webhook_events", "list-webhook-events", "Webhooks", "List webhook events"), s.handleWebhookEvents)
+	huma.Register(api, list(op(http.MethodGet, "/v2/webhooks", "list-webhooks", "Webhooks", "List webhooks"), vigil.WebhookList), s.handleWebhookList)
+	huma.Register(api, wrap(created(op(http.MethodPost, "/v2/webhooks", "create-webhook", "Webhooks", "Create webhook")), "webhook"), s.handleWebhookCreate)
+	huma.Register(api, op(http.MethodGet, "/v2/webhooks/{id}", "show-webhook", "Webhooks", "Show a webhook"), s.handleWebhookShow)
+	huma.Register(api, wrap(op(http.MethodPut, "/v2/webhooks/{id}", "update-webhook", "Webhooks", "Update webhook"), "webhook"), s.handleWebhookUpdate)
+	huma.Register(api, op(http.MethodDelete, "/v2/webhooks/{id}", "delete-webhook", "Webhooks", "Delete webhook"), s.handleWebhookDelete)
+	huma.Register(api, op(http.MethodPut, "/v2/webhooks/{id}/activate", "activate-webhook", "Webhooks", "Activate webhook"), s.handleWebhookActivate)
+	huma.Register(api, op(http.MethodPut, "/v2/webhooks/{id}/deactivate", "deactivate-webhook", "Webhooks", "Deactivate webhook"), s.handleWebhookDeactivate)
+	huma.Register(api, op(http.MethodPost, "/v2/webhooks/{id}/rotate_secret", "rotate-webhook-secret", "Webhooks", "Rotate the signing secret (the new one is returned once)"), s.handleWebhookRotateSecret)
+	huma.Register(api, list(op(http.MethodGet, "/v2/webhooks/{id}/deliveries", "list-webhook-deliveries", "Webhooks", "List webhook deliveries"), vigil.DeliveryList), s.handleDeliveryList)
+	huma.Register(api, op(http.MethodGet, "/v2/webhooks/{id}/deliveries/{delivery_id}", "show-webhook-delivery", "Webhooks", "Show a delivery with every attempt"), s.handleDeliveryShow)
+	huma.Register(api, op(http.MethodPost, "/v2/webhooks/{id}/deliveries/{delivery_id}/redeliver", "redeliver-webhook-delivery", "Webhooks", "Send a finished delivery again"), s.handleDeliveryRedeliver)
+
+	// Notifications (CG §3.11); the fixed paths come before /v2/notifications/{id}.
+	huma.Register(api, list(op(http.MethodGet, "/v2/notifications", "list-notifications", "Notifications", "List notifications (meta has unread_count and unseen_count)"), vigil.NotificationList), s.handleNotificationList)
+	huma.Register(api, op(http.MethodPut, "/v2/notifications/read_all", "read-all-notifications", "Notifications", "Mark as read all notifications"), s.handleNotificationReadAll)
+	huma.Register(api, op(http.MethodPut, "/v2/notifications/seen_all", "seen-all-notifications", "Notifications", "Mark as seen all notifications"), s.handleNotificationSeenAll)
+	huma.Register(api, op(http.MethodGet, "/v2/notifications/{id}", "show-notification", "Notifications", "Show a notification"), s.handleNotificationShow)
+	huma.Register(api, op(http.MethodDelete, "/v2/notifications/{id}", "delete-notification", "Notifications", "Delete a notification"), s.handleNotificationDelete)
+	huma.Register(api, op(http.MethodPut, "/v2/notifications/{id}/read", "read-notification", "Notifications", "Mark as read a notification"), s.handleNotificationRead)
+	huma.Register(api, op(http.MethodPut, "/v2/notifications/{id}/seen", "seen-notification", "Notifications", "Mark as seen a notification"), s.handleNotificationSeen)
+
+	// Audit (CG §3.10).
+	huma.Register(api, list(op(http.MethodGet, "/v2/audit/events", "list-audit-events", "Audit", "Get all events"), vigil.AuditList), s.handleAuditList)
+	huma.Register(api, op(http.MethodGet, "/v2/audit/events/{id}", "show-audit-event", "Audit", "Get event by id"), s.handleAuditShow)
+
 	// Vulnerability intelligence (not in the CG docs).
 	huma.Register(api, op(http.MethodGet, "/v2/feeds", "list-feeds", "Feeds", "Feed status: source, version, record count, last sync"), s.handleFeedList)
 

@@ -58,6 +58,7 @@ type ScanJSON struct {
 	ScheduleID *string            `json:"schedule_id" format:"uuid"`
 	LastRunID  *string            `json:"last_run_id" format:"uuid"`
 	LastScanAt *Timestamp         `json:"last_scan_date" nullable:"true" doc:"When the last run was requested"`
+	NextRunAt  *Timestamp         `json:"next_run_at" nullable:"true" doc:"The next run its schedule starts"`
 	Severity   SeverityCountsJSON `json:"severity" doc:"Findings of the last finished run by severity class"`
 	CreatedAt  Timestamp          `json:"created_at"`
 	UpdatedAt  Timestamp          `json:"updated_at"`
@@ -66,7 +67,7 @@ type ScanJSON struct {
 func scanJSON(sc *vigil.Scan) ScanJSON {
 	out := ScanJSON{ID: sc.ID, Name: sc.Name, Comment: sc.Comment, Status: string(sc.Status), Progress: sc.Progress,
 		Target: RefJSON{ID: sc.TargetID}, Config: RefJSON{ID: sc.ProfileID}, ScannerID: sc.ScannerID,
-		ScheduleID: orNil(sc.ScheduleID), LastRunID: orNil(sc.LastRunID), LastScanAt: tsp(sc.LastRunAt),
+		ScheduleID: orNil(sc.ScheduleID), LastRunID: orNil(sc.LastRunID), LastScanAt: tsp(sc.LastRunAt), NextRunAt: tsp(sc.NextRunAt),
 		Severity: countsJSON(sc.Counts), CreatedAt: ts(sc.CreatedAt), UpdatedAt: ts(sc.UpdatedAt)}
 	if sc.Target != nil {
 		out.Target.Name = sc.Target.Name
@@ -85,7 +86,7 @@ type ScanFields struct {
 	TargetID   *string `json:"target_id,omitempty" doc:"The target to scan"`
 	ConfigID   *string `json:"config_id,omitempty" doc:"Scan profile id (or its stock GVM config id); default: Full and fast"`
 	ScannerID  *string `json:"scanner_id,omitempty" doc:"Scanner id; default: the organization's local scanner"`
-	ScheduleID *string `json:"schedule_id,omitempty" doc:"Reserved for schedules"`
+	ScheduleID *string `json:"schedule_id,omitempty" doc:"The schedule that starts it; \"\" removes it"`
 }
 
 func (f *ScanFields) input() vigil.ScanInput {
@@ -304,10 +305,9 @@ func (s *Server) handleScanRecent(ctx context.Context, in *struct{ ListParams })
 }
 
 func (s *Server) handleScanUpcoming(ctx context.Context, in *struct{ ListParams }) (*ListOutput[ScanJSON], error) {
-	// Scans with a schedule whose next run is ahead; schedules arrive with
-	// their own issue, so today this is the scans that have one at all.
-	extra := []vigil.Filter{{Column: "schedule_id", Kind: vigil.FilterNotNull}}
-	return s.scanList(ctx, &in.ListParams, extra, nil)
+	// Scans whose schedule has a run ahead, soonest first.
+	extra := []vigil.Filter{{Column: "next_run_at", Kind: vigil.FilterNotNull}}
+	return s.scanList(ctx, &in.ListParams, extra, []vigil.Sort{{Column: "next_run_at"}})
 }
 
 // RunListInput is GET /v2/scans/{id}/histories.

@@ -54,6 +54,12 @@ type Config struct {
 	CodeKey []byte
 	// Lifetimes of one-time secrets.
 	OTPSessionTTL, ResetTTL, ConfirmTTL, InviteTTL, ImpersonationTTL, SMSCodeTTL time.Duration
+	// ExceptionDays is how long an activated exception without an end date
+	// lasts (0: until reset).
+	ExceptionDays int
+	// WebhookURLCheck validates a webhook URL when it is saved (the SSRF
+	// guard); nil accepts any http(s) URL.
+	WebhookURLCheck func(ctx context.Context, url string) error
 }
 
 // DefaultConfig returns the production defaults (hashing functions unset).
@@ -74,6 +80,7 @@ func DefaultConfig() Config {
 		InviteTTL:          7 * 24 * time.Hour,
 		ImpersonationTTL:   time.Hour,
 		SMSCodeTTL:         5 * time.Minute,
+		ExceptionDays:      90,
 	}
 }
 
@@ -97,6 +104,12 @@ type Services struct {
 	Audit       vigil.AuditService
 	Preferences vigil.PreferenceService
 	SSO         vigil.SSOService
+	Exceptions  vigil.ExceptionService
+	Schedules   vigil.ScheduleService
+	Webhooks    vigil.WebhookService
+	Notices     vigil.NotificationService
+	// EnqueueDelivery queues a webhook delivery (redeliver); nil refuses.
+	EnqueueDelivery func(ctx context.Context, id string) error
 	// Messages sends e-mail and SMS; nil refuses flows that need them.
 	Messages Sender
 	// OnScanStart, when set, is called after a run was requested (it wakes
@@ -146,7 +159,7 @@ func NewServer(svc Services, cfg Config, log *slog.Logger, reg *prometheus.Regis
 	}
 	hc.Security = []map[string][]string{{"apiKey": {}, "bearer": {}}}
 	s.api = humago.New(s.mux, hc)
-	s.api.UseMiddleware(s.unwrapBody, s.authenticate)
+	s.api.UseMiddleware(s.unwrapBody, s.authenticate, s.auditRequests)
 	s.routes()
 	s.mux.HandleFunc("GET /v2/docs", s.docsPage)
 	s.handler = s.observe(s.mux)

@@ -1,5 +1,5 @@
-// Package jobs runs Vigil's background work on River: message delivery now,
-// webhooks, reports and schedules later. Rows in Vigil's own tables are the
+// Package jobs runs Vigil's background work on River: message and webhook
+// delivery, with retries that survive restarts. Rows in Vigil's own tables are the
 // source of truth; a job only carries an id, and a periodic reconciler
 // enqueues whatever a crash between commit and enqueue left behind.
 package jobs
@@ -38,6 +38,37 @@ func (DeliverMessage) InsertOpts() river.InsertOpts {
 // MessageAttempts is how often a message delivery is tried.
 const MessageAttempts = 6
 
+// DeliverWebhook makes one attempt at a webhook delivery; River retries it
+// with a growing delay until it succeeds or runs out of attempts.
+type DeliverWebhook struct {
+	DeliveryID string `json:"delivery_id"`
+}
+
+// Kind names the job.
+func (DeliverWebhook) Kind() string { return "deliver_webhook" }
+
+// InsertOpts: at most one pending job per delivery.
+func (DeliverWebhook) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+}
+
+// WebhookAttempts is how often a delivery is tried by default: once and
+// three retries (CG §1.7).
+const WebhookAttempts = 4
+
+// HookDeliverer makes one attempt; final marks the last. It returns an
+// error for River to retry when the attempt failed and was not final.
+type HookDeliverer interface {
+	DeliverWebhook(ctx context.Context, id string, attempt int, final bool) error
+}
+
+// PendingHookLister finds deliveries still pending.
+type PendingHookLister interface {
+	PendingDeliveries(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
+}
+
 // reconcileMessages enqueues messages left queued without a job.
 type reconcileMessages struct{}
 
@@ -63,17 +94,28 @@ type Config struct {
 	Backoff func(attempt int) time.Duration
 	// PollInterval is how often workers look for jobs (SQLite has no LISTEN).
 	PollInterval time.Duration
+
+	Webhooks        HookDeliverer
+	PendingHooks    PendingHookLister
+	WebhookAttempts int // 0: WebhookAttempts
 }
 
 // Runner is a started River client of either database.
 type Runner struct {
-	insert func(ctx context.Context, args river.JobArgs) error
-	stop   func(ctx context.Context) error
+	insert       func(ctx context.Context, args river.JobArgs) error
+	insertOpts   func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	stop         func(ctx context.Context) error
+	hookAttempts int
 }
 
 // EnqueueMessage schedules delivery of a stored message.
 func (r *Runner) EnqueueMessage(ctx context.Context, id string) error {
 	return r.insert(ctx, DeliverMessage{MessageID: id})
+}
+
+// EnqueueWebhook schedules a delivery.
+func (r *Runner) EnqueueWebhook(ctx context.Context, id string) error {
+	return r.insertOpts(ctx, DeliverWebhook{DeliveryID: id}, &river.InsertOpts{MaxAttempts: r.hookAttempts})
 }
 
 // Stop waits for running jobs (bounded by ctx).
@@ -134,6 +176,42 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[reconcileMessag
 	return nil
 }
 
+type hookWorker struct {
+	river.WorkerDefaults[DeliverWebhook]
+	d HookDeliverer
+}
+
+func (w *hookWorker) Work(ctx context.Context, job *river.Job[DeliverWebhook]) error {
+	return w.d.DeliverWebhook(ctx, job.Args.DeliveryID, job.Attempt, job.Attempt >= job.MaxAttempts)
+}
+
+func (w *hookWorker) Timeout(*river.Job[DeliverWebhook]) time.Duration { return time.Minute }
+
+// reconcileHooks enqueues deliveries left pending without a job.
+type reconcileHooks struct{}
+
+func (reconcileHooks) Kind() string { return "reconcile_webhooks" }
+
+type reconcileHooksWorker struct {
+	river.WorkerDefaults[reconcileHooks]
+	q      PendingHookLister
+	insert func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	max    int
+}
+
+func (w *reconcileHooksWorker) Work(ctx context.Context, _ *river.Job[reconcileHooks]) error {
+	ids, err := w.q.PendingDeliveries(ctx, time.Now().Add(-time.Minute), 1000)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := w.insert(ctx, DeliverWebhook{DeliveryID: id}, &river.InsertOpts{MaxAttempts: w.max}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type backoffPolicy struct{ f func(int) time.Duration }
 
 func (p backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
@@ -150,19 +228,34 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Con
 	}
 	workers := river.NewWorkers()
 	var client *river.Client[TTx]
-	insert := func(ctx context.Context, args river.JobArgs) error {
-		_, err := client.Insert(ctx, args, nil)
+	insertOpts := func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+		_, err := client.Insert(ctx, args, opts)
 		return err
+	}
+	insert := func(ctx context.Context, args river.JobArgs) error { return insertOpts(ctx, args, nil) }
+	attempts := cfg.WebhookAttempts
+	if attempts <= 0 {
+		attempts = WebhookAttempts
 	}
 	river.AddWorker(workers, &messageWorker{d: cfg.Messages})
 	river.AddWorker(workers, &reconcileWorker{q: cfg.Queued, insert: insert})
+	periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+		func() (river.JobArgs, *river.InsertOpts) { return reconcileMessages{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
+	if cfg.Webhooks != nil {
+		river.AddWorker(workers, &hookWorker{d: cfg.Webhooks})
+		river.AddWorker(workers, &reconcileHooksWorker{q: cfg.PendingHooks, insert: insertOpts, max: attempts})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return reconcileHooks{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	rc := &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
 		Workers:           workers,
 		Logger:            quiet(cfg.Log),
 		FetchPollInterval: cfg.PollInterval,
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-			func() (river.JobArgs, *river.InsertOpts) { return reconcileMessages{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
+		PeriodicJobs:      periodic,
+		// A job whose worker died mid-attempt (a killed server) is retried
+		// after this; the default, an hour, would hold webhooks back.
+		RescueStuckJobsAfter: 2 * time.Minute,
 	}
 	if rc.FetchPollInterval == 0 {
 		rc.FetchPollInterval = time.Second
@@ -178,7 +271,7 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Con
 	if err := client.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &Runner{insert: insert, stop: client.Stop}, nil
+	return &Runner{insert: insert, insertOpts: insertOpts, stop: client.Stop, hookAttempts: attempts}, nil
 }
 
 // quiet keeps River's info chatter out of the server log.

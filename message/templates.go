@@ -10,6 +10,7 @@ const (
 	TemplateSMSCode   = "sms_code"
 	TemplatePassword  = "password_changed"
 	TemplateMFAChange = "mfa_changed"
+	TemplateNotice    = "notification" // an event the user opted into by e-mail
 )
 
 type template struct {
@@ -42,6 +43,10 @@ var templates = map[string]template{
 		subject: "Two-factor authentication changed on your {{.CompanyName}} account",
 		text:    "Hello {{.Name}},\n\n{{index .Extra \"change\"}}. If this was not you, contact {{if .SupportEmail}}{{.SupportEmail}}{{else}}your administrator{{end}} now.\n" + textFoot,
 		html:    htmlHead + `<p>Hello {{.Name}},</p><p>{{index .Extra "change"}}. If this was not you, contact {{if .SupportEmail}}{{.SupportEmail}}{{else}}your administrator{{end}} now.</p>` + htmlFoot},
+	TemplateNotice: {channel: vigil.ChannelEmail,
+		subject: "[{{.CompanyName}}] {{index .Extra \"title\"}}",
+		text:    "Hello {{.Name}},\n\n{{index .Extra \"message\"}}\n\n{{.Link}}\n\nYou get this e-mail because you asked for {{index .Extra \"kind\"}} e-mails; change that in your notification preferences.\n" + textFoot,
+		html:    htmlHead + `<p>Hello {{.Name}},</p><p>{{index .Extra "message"}}</p><p><a href="{{.Link}}">Open in {{.CompanyName}}</a></p><p style="color:#777">You get this e-mail because you asked for {{index .Extra "kind"}} e-mails; change that in your notification preferences.</p>` + htmlFoot},
 	TemplateSMSCode: {channel: vigil.ChannelSMS,
 		subject: "",
 		text:    "{{.Code}} is your {{.CompanyName}} verification code. It expires {{.Expiry}}.",

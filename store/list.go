@@ -69,7 +69,7 @@ func (s *Store) applyFilters(q *bun.SelectQuery, table string, cols map[string]c
 			for _, cl := range strings.Split(f.Value, ",") {
 				lo, hi, ok := vigil.SeverityRange(strings.TrimSpace(strings.ToLower(cl)))
 				if !ok {
-					return nil, vigil.FieldError("q["+f.Column+"]", "must be high, medium, low or log, got %q", cl)
+					return nil, vigil.FieldError("q["+f.Column+"]", "must be high, medium, low, log or false_positive, got %q", cl)
 				}
 				conds = append(conds, "(? >= ? AND ? < ?)")
 				args = append(args, bun.Safe(qual(c.expr)), lo, bun.Safe(qual(c.expr)), hi)

@@ -150,8 +150,37 @@ func (s *Store) RecordAudit(ctx context.Context, e *vigil.AuditEvent) error {
 }
 
 var auditColumns = map[string]column{
-	"action": {expr: "action", text: true}, "actor_id": {expr: "actor_id", uuid: true}, "resource_type": {expr: "resource_type"},
-	"resource_id": {expr: "resource_id"}, "created_at": {expr: "created_at"},
+	"action": {expr: "action", text: true}, "actor_id": {expr: "actor_id", uuid: true}, "user_id": {expr: "actor_id", uuid: true},
+	"resource_type": {expr: "resource_type"}, "resource_id": {expr: "resource_id"}, "created_at": {expr: "created_at"},
+	"impersonator_id": {expr: "impersonator_id", uuid: true}, "request_id": {expr: "request_id"}, "ip": {expr: "ip"},
+	"created_after": {expr: "created_at"}, "created_before": {expr: "created_at"},
+}
+
+// FindAudit returns one audit event of orgID.
+func (s *Store) FindAudit(ctx context.Context, orgID, id string) (*vigil.AuditEvent, error) {
+	if !vigil.IsUUID(id) {
+		return nil, vigil.NotFound("audit event")
+	}
+	row := new(auditRow)
+	if err := s.db.NewSelect().Model(row).Where("audit.id = ? AND audit.organization_id = ?", id, orgID).Scan(ctx); err != nil {
+		return nil, notFound(err, "audit event")
+	}
+	return row.domain(), nil
+}
+
+// PruneAudit deletes audit events older than cutoff: the retention the
+// operator configured. No API deletes audit rows.
+func (s *Store) PruneAudit(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*auditRow)(nil)).Where("created_at < ?", cutoff).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n = rowsAffected(res)
+		return nil
+	})
+	return n, err
 }
 
 // ListAudit lists an organization's audit events.

@@ -17,13 +17,14 @@ type preferenceRow struct {
 	UserID         string    `bun:"user_id"`
 	Name           string    `bun:"name"`
 	Enabled        bool      `bun:"enabled"`
+	Email          bool      `bun:"email"`
 	Params         string    `bun:"params"`
 	CreatedAt      time.Time `bun:"created_at"`
 	UpdatedAt      time.Time `bun:"updated_at"`
 }
 
 func (r *preferenceRow) domain() *vigil.NotificationPreference {
-	p := &vigil.NotificationPreference{ID: r.ID, OrganizationID: r.OrganizationID, UserID: r.UserID, Name: r.Name, Enabled: r.Enabled,
+	p := &vigil.NotificationPreference{ID: r.ID, OrganizationID: r.OrganizationID, UserID: r.UserID, Name: r.Name, Enabled: r.Enabled, Email: r.Email,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	_ = json.Unmarshal([]byte(r.Params), &p.Params)
 	return p
@@ -51,7 +52,7 @@ func (s *Store) NotificationPreferences(ctx context.Context, orgID, userID strin
 }
 
 // SetNotificationPreference upserts one preference.
-func (s *Store) SetNotificationPreference(ctx context.Context, orgID, userID, name string, enabled *bool, params *vigil.NotificationParams) (*vigil.NotificationPreference, error) {
+func (s *Store) SetNotificationPreference(ctx context.Context, orgID, userID, name string, enabled, email *bool, params *vigil.NotificationParams) (*vigil.NotificationPreference, error) {
 	if !vigil.ValidNotificationEvent(name) {
 		return nil, vigil.NotFound("notification preference")
 	}
@@ -69,6 +70,9 @@ func (s *Store) SetNotificationPreference(ctx context.Context, orgID, userID, na
 		if enabled != nil {
 			row.Enabled = *enabled
 		}
+		if email != nil {
+			row.Email = *email
+		}
 		if params != nil {
 			b, err := json.Marshal(params)
 			if err != nil {
@@ -80,7 +84,7 @@ func (s *Store) SetNotificationPreference(ctx context.Context, orgID, userID, na
 		if insert {
 			_, err = tx.NewInsert().Model(row).Exec(ctx)
 		} else {
-			_, err = tx.NewUpdate().Model(row).Column("enabled", "params", "updated_at").WherePK().Exec(ctx)
+			_, err = tx.NewUpdate().Model(row).Column("enabled", "email", "params", "updated_at").WherePK().Exec(ctx)
 		}
 		return err
 	})

@@ -139,6 +139,10 @@ type findingRow struct {
 	CreatedAt      time.Time  `bun:"created_at"`
 	UpdatedAt      time.Time  `bun:"updated_at"`
 
+	OriginalSeverity *float64 `bun:"original_severity"`
+	OriginalPCIFail  *bool    `bun:"original_pci_fail"`
+	ExceptionID      string   `bun:"exception_id,nullzero"`
+
 	Change string `bun:"change,scanonly"` // a run's diff only
 }
 
@@ -148,7 +152,8 @@ func (r *findingRow) domain() *vigil.Finding {
 		Family: r.Family, Severity: r.Severity, CVSSVector: r.CVSSVector, QoD: r.QoD, PCIFail: r.PCIFail, KEV: r.KEV,
 		EPSS: r.EPSS, Description: r.Description, Solution: r.Solution, Evidence: r.Evidence, Status: vigil.FindingStatus(r.Status),
 		FirstSeenAt: r.FirstSeenAt, LastSeenAt: r.LastSeenAt, FixedAt: r.FixedAt, FirstRunID: r.FirstRunID,
-		LastRunID: r.LastRunID, FixedRunID: r.FixedRunID, Change: vigil.FindingChange(r.Change)}
+		LastRunID: r.LastRunID, FixedRunID: r.FixedRunID, Change: vigil.FindingChange(r.Change),
+		OriginalSeverity: r.OriginalSeverity, OriginalPCIFail: r.OriginalPCIFail, ExceptionID: r.ExceptionID}
 }
 
 type runFindingRow struct {
@@ -412,6 +417,9 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 		hostSet[hostID], keySet[k.dedup] = true, true
 	}
 	hostIDs, keys := setKeys(hostSet), setKeys(keySet)
+	if err := s.applyExceptionsAtIngest(ctx, tx, run, rows); err != nil {
+		return nil, err
+	}
 
 	var existing []findingRow
 	if err := tx.NewSelect().Model(&existing).Column("id", "host_id", "dedup_key", "status", "last_run_id").
@@ -475,7 +483,8 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 
 	q := tx.NewInsert().Model(&rows).On("CONFLICT (scan_id, host_id, dedup_key) DO UPDATE")
 	for _, c := range []string{"port", "protocol", "check_id", "cve", "name", "family", "severity", "cvss_vector", "qod",
-		"pci_fail", "kev", "epss", "description", "solution", "evidence", "status", "last_seen_at", "last_run_id", "updated_at"} {
+		"pci_fail", "kev", "epss", "description", "solution", "evidence", "status", "last_seen_at", "last_run_id", "updated_at",
+		"original_severity", "original_pci_fail", "exception_id"} {
 		q = q.Set(c + " = EXCLUDED." + c)
 	}
 	if _, err := q.Set("fixed_at = NULL").Set("fixed_run_id = NULL").Exec(ctx); err != nil {
@@ -487,7 +496,84 @@ func (s *Store) recordFindings(ctx context.Context, tx bun.Tx, run *runRow, fs [
 			return nil, err
 		}
 	}
+	if err := s.emitFound(ctx, tx, run, rows, seen, reopened); err != nil {
+		return nil, err
+	}
 	return deltas, s.adjustVulnStats(ctx, tx, run.OrganizationID, opened, now)
+}
+
+// applyExceptionsAtIngest gives the findings of a batch the severity of the
+// active exception that matches them (the latest reviewed wins), keeping
+// the engine's verdict beside it, as reapplyExceptions would.
+func (s *Store) applyExceptionsAtIngest(ctx context.Context, tx bun.IDB, run *runRow, rows []*findingRow) error {
+	ids := map[string]bool{}
+	for _, r := range rows {
+		ids[r.CheckID] = true
+		if r.CVE != "" {
+			ids[r.CVE] = true
+		}
+	}
+	var active []*exceptionRow
+	if err := tx.NewSelect().Model(&active).Where("ex.organization_id = ? AND ex.status = ? AND ex.nvt IN (?)",
+		run.OrganizationID, vigil.ExceptionActive, bun.In(setKeys(ids))).OrderExpr("ex.reviewed_at, ex.id").Scan(ctx); err != nil {
+		return err
+	}
+	if len(active) == 0 {
+		return nil
+	}
+	exs := domains(active)
+	for _, r := range rows {
+		addr, err := netip.ParseAddr(r.IP)
+		if err != nil {
+			continue
+		}
+		f := &vigil.FindingResult{Address: addr, Port: r.Port, CheckID: r.CheckID, CVE: r.CVE}
+		var match *vigil.Exception
+		for _, e := range exs {
+			if e.Matches(f, run.ScanID) {
+				match = e
+			}
+		}
+		if match == nil {
+			continue
+		}
+		sev, pci := r.Severity, r.PCIFail
+		r.OriginalSeverity, r.OriginalPCIFail, r.ExceptionID = &sev, &pci, match.ID
+		r.Severity, r.PCIFail = match.NewSeverity, false
+	}
+	return nil
+}
+
+// emitFound writes a vulnerability_found event per finding of the batch
+// that is new or reopened and above Log, when a webhook listens for them
+// (the event exists for webhooks only, so no listener means no rows).
+func (s *Store) emitFound(ctx context.Context, tx bun.IDB, run *runRow, rows []*findingRow, seen, reopened map[string]bool) error {
+	listening, err := tx.NewSelect().Model((*webhookRow)(nil)).
+		Where("wh.active AND wh.events LIKE ?", "%"+vigil.EventVulnerabilityFound+"%").
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("wh.organization_id = ?", run.OrganizationID).
+				WhereOr("wh.include_customers AND wh.organization_id = (SELECT partner_id FROM organizations WHERE id = ?)", run.OrganizationID)
+		}).Exists(ctx)
+	if err != nil || !listening {
+		return err
+	}
+	var evs []*vigil.Event
+	for _, r := range rows {
+		if (seen[r.ID] && !reopened[r.ID]) || r.Severity <= 0 {
+			continue
+		}
+		change := vigil.ChangeNew
+		if reopened[r.ID] {
+			change = vigil.ChangeReopened
+		}
+		evs = append(evs, &vigil.Event{OrganizationID: run.OrganizationID, Type: vigil.EventVulnerabilityFound,
+			ResourceType: "vulnerability", ResourceID: r.ID, Title: r.Name, MaxSeverity: r.Severity,
+			Data: map[string]any{"vulnerability": map[string]any{"id": r.ID, "scan_id": r.ScanID, "run_id": run.ID, "host_id": r.HostID,
+				"ip": r.IP, "hostname": r.Hostname, "port": r.Port, "protocol": r.Protocol, "nvt": r.CheckID, "cve": nilIfEmpty(r.CVE),
+				"name": r.Name, "severity": r.Severity, "severity_class": vigil.SeverityClass(r.Severity), "cvss_vector": r.CVSSVector,
+				"kev": r.KEV, "epss": r.EPSS, "pci_fail": r.PCIFail, "change": string(change), "solution": r.Solution}}})
+	}
+	return s.emit(ctx, tx, evs...)
 }
 
 func setKeys(m map[string]bool) []string {
@@ -502,7 +588,7 @@ func setKeys(m map[string]bool) []string {
 const severityCountsSQL = `count_high = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity >= 7),
 	count_medium = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity >= 4 AND f.severity < 7),
 	count_low = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity > 0 AND f.severity < 4),
-	count_log = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity <= 0),
+	count_log = (SELECT count(*) FROM findings f WHERE %[1]s AND f.severity > -0.5 AND f.severity <= 0),
 	max_severity = COALESCE((SELECT max(f.severity) FROM findings f WHERE %[1]s), 0)`
 
 // refreshHosts recomputes the open-finding aggregates of hostIDs.
@@ -716,8 +802,19 @@ func (s *Store) finalizeRun(ctx context.Context, tx bun.IDB, row *runRow) error 
 			}
 		}
 	}
-	// The run's counts: what it saw (all of it is open now), which its hosts
-	// have counted batch by batch.
+	if err := s.runVerdict(ctx, tx, row); err != nil {
+		return err
+	}
+	if err := s.emitScanEvent(ctx, tx, row); err != nil {
+		return err
+	}
+	return s.snapshotTrend(ctx, tx, row.OrganizationID, now)
+}
+
+// runVerdict sets a run's counts from its hosts' and, once Done, its PCI
+// verdict: no finding of CVSS 4.0 or more (High and Medium, after
+// exceptions) and no automatic failure among what the run saw.
+func (s *Store) runVerdict(ctx context.Context, tx bun.IDB, row *runRow) error {
 	var c vigil.SeverityCounts
 	if err := tx.NewSelect().TableExpr("run_hosts AS rh").
 		ColumnExpr("COALESCE(sum(rh.count_high), 0) AS high, COALESCE(sum(rh.count_medium), 0) AS medium").
@@ -728,8 +825,6 @@ func (s *Store) finalizeRun(ctx context.Context, tx bun.IDB, row *runRow) error 
 	row.CountHigh, row.CountMedium, row.CountLow, row.CountLog = c.High, c.Medium, c.Low, c.Log
 	cols := []string{"count_high", "count_medium", "count_low", "count_log"}
 	if row.Status == string(vigil.StatusDone) {
-		// PCI: no finding of CVSS 4.0 or more (High and Medium), and no
-		// automatic failure among what the run saw.
 		compliant := c.High+c.Medium == 0
 		if compliant {
 			failed, err := tx.NewSelect().TableExpr("findings AS f").
@@ -743,10 +838,8 @@ func (s *Store) finalizeRun(ctx context.Context, tx bun.IDB, row *runRow) error 
 		row.Compliant = &compliant
 		cols = append(cols, "compliant")
 	}
-	if _, err := tx.NewUpdate().Model(row).WherePK().Column(cols...).Exec(ctx); err != nil {
-		return err
-	}
-	return s.snapshotTrend(ctx, tx, row.OrganizationID, now)
+	_, err := tx.NewUpdate().Model(row).WherePK().Column(cols...).Exec(ctx)
+	return err
 }
 
 // snapshotTrend records the organization's open counts for today.

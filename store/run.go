@@ -198,6 +198,11 @@ func (s *Store) StopScan(ctx context.Context, orgID, id string) (*vigil.Run, err
 			Set("status = ?", row.Status).Set("updated_at = ?", now).Exec(ctx); err != nil {
 			return err
 		}
+		if row.Status == string(vigil.StatusStopped) {
+			if err := s.emitScanEvent(ctx, tx, row); err != nil {
+				return err
+			}
+		}
 		out = row.domain()
 		return nil
 	})
@@ -260,6 +265,9 @@ func (s *Store) ClaimRun(ctx context.Context, kind, nodeID string, lease time.Du
 			return err
 		}
 		if err := s.setScanFromRun(ctx, tx, row); err != nil {
+			return err
+		}
+		if err := s.emitScanEvent(ctx, tx, row); err != nil {
 			return err
 		}
 		cfg = new(vigil.RunConfig)

@@ -58,6 +58,7 @@ type scanRow struct {
 	LastRunID      string     `bun:"last_run_id,nullzero"`
 	LastRunAt      *time.Time `bun:"last_run_at"`
 	LastDoneAt     *time.Time `bun:"last_done_at"`
+	NextRunAt      *time.Time `bun:"next_run_at"`
 	CountHigh      int        `bun:"count_high"`
 	CountMedium    int        `bun:"count_medium"`
 	CountLow       int        `bun:"count_low"`
@@ -72,7 +73,7 @@ type scanRow struct {
 func (r *scanRow) domain() *vigil.Scan {
 	s := &vigil.Scan{ID: r.ID, OrganizationID: r.OrganizationID, Name: r.Name, Comment: r.Comment, TargetID: r.TargetID,
 		ProfileID: r.ProfileID, ScannerID: r.ScannerID, ScheduleID: r.ScheduleID, Status: vigil.ScanStatus(r.Status),
-		Progress: r.Progress, LastRunID: r.LastRunID, LastRunAt: r.LastRunAt,
+		Progress: r.Progress, LastRunID: r.LastRunID, LastRunAt: r.LastRunAt, NextRunAt: r.NextRunAt,
 		Counts:    vigil.SeverityCounts{High: r.CountHigh, Medium: r.CountMedium, Low: r.CountLow, Log: r.CountLog},
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.Target != nil {
@@ -95,7 +96,7 @@ var scanColumns = map[string]column{
 	"scanner_id": {expr: "scanner_id", uuid: true}, "progress": {expr: "progress"}, "last_run_at": {expr: "last_run_at"},
 	"created_at": {expr: "created_at"}, "updated_at": {expr: "updated_at"},
 	// Server-side views only (not in vigil.ScanList).
-	"last_done_at": {expr: "last_done_at"}, "schedule_id": {expr: "schedule_id"},
+	"last_done_at": {expr: "last_done_at"}, "schedule_id": {expr: "schedule_id"}, "next_run_at": {expr: "next_run_at"},
 }
 
 // syncScanDefaults gives orgID its local scanner and the built-in scan
@@ -214,10 +215,21 @@ func (s *Store) createScan(ctx context.Context, tx bun.Tx, orgID string, in vigi
 	if _, err := tx.NewInsert().Model(scanToRow(sc)).Exec(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.copyNextRun(ctx, tx, sc.ID); err != nil {
+		return nil, err
+	}
 	if err := s.stampOwner(ctx, tx, "scans", sc.ID); err != nil {
 		return nil, err
 	}
 	return s.findScan(ctx, tx, orgID, sc.ID)
+}
+
+// copyNextRun copies the next run of a scan's schedule onto the scan.
+func (s *Store) copyNextRun(ctx context.Context, tx bun.IDB, scanID string) error {
+	_, err := tx.NewUpdate().Model((*scanRow)(nil)).
+		Set("next_run_at = (SELECT sch.next_run_at FROM schedules AS sch WHERE sch.id = scan.schedule_id)").
+		Where("scan.id = ?", scanID).Exec(ctx)
+	return err
 }
 
 func scanToRow(sc *vigil.Scan) *scanRow {
@@ -268,6 +280,15 @@ func (s *Store) resolveScanRefs(ctx context.Context, tx bun.IDB, sc *vigil.Scan)
 	} else {
 		sc.ScannerID = ids[0]
 	}
+	if sc.ScheduleID != "" {
+		ok, err := tx.NewSelect().Model((*scheduleRow)(nil)).Where("id = ? AND organization_id = ?", sc.ScheduleID, sc.OrganizationID).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			v.Add("schedule_id", "no such schedule")
+		}
+	}
 	return v.Err()
 }
 
@@ -291,6 +312,9 @@ func (s *Store) UpdateScan(ctx context.Context, orgID, id string, in vigil.ScanI
 		sc.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(scanToRow(sc)).WherePK().
 			Column("name", "comment", "target_id", "profile_id", "scanner_id", "schedule_id", "updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		if err := s.copyNextRun(ctx, tx, id); err != nil {
 			return err
 		}
 		out, err = s.findScan(ctx, tx, orgID, id)

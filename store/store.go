@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,12 +48,19 @@ type Options struct {
 	Now func() time.Time
 }
 
+// OnEvents sets what is called after a transaction that wrote events to the
+// outbox commits (the dispatcher's wake-up). It must not block.
+func (s *Store) OnEvents(f func()) { s.onEvents.Store(&f) }
+
 // Store implements the vigil services over one database.
 type Store struct {
 	dialect string
 	db      *bun.DB // reads; also writes on PostgreSQL
 	wdb     *bun.DB // writes: on SQLite a single connection, so writers queue instead of failing with SQLITE_BUSY
 	opts    Options
+
+	onEvents atomic.Pointer[func()]
+	emitted  atomic.Bool // an event was written since the last commit's kick
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite file
@@ -139,9 +147,17 @@ func (s *Store) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millis
 
 // tx runs fn in a write transaction, rolling back on error or panic.
 func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return s.wdb.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.wdb.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return translate(fn(ctx, tx))
 	})
+	// A kick after a rolled-back transaction is harmless: the dispatcher
+	// then finds nothing.
+	if s.emitted.Swap(false) {
+		if f := s.onEvents.Load(); f != nil {
+			(*f)()
+		}
+	}
+	return err
 }
 
 // translate maps driver errors to domain errors by their codes, never by text.

@@ -22,10 +22,13 @@ import (
 	"github.com/vigilscan/vigil/jobs"
 	"github.com/vigilscan/vigil/message"
 	"github.com/vigilscan/vigil/node"
+	"github.com/vigilscan/vigil/notify"
 	"github.com/vigilscan/vigil/scan"
 	"github.com/vigilscan/vigil/scan/checks"
 	"github.com/vigilscan/vigil/scan/fingerprint"
+	"github.com/vigilscan/vigil/schedule"
 	"github.com/vigilscan/vigil/store"
+	"github.com/vigilscan/vigil/webhook"
 )
 
 // ServeCmd runs the API server.
@@ -43,7 +46,21 @@ type ServeCmd struct {
 	PublicURL     string        `help:"This API's own base URL, for the SSO redirect URI (default: from the request's Host)." env:"VIGIL_PUBLIC_URL" placeholder:"URL"`
 	MessageFlags
 	NodeFlags
+	WorkflowFlags
 }
+
+// WorkflowFlags configure schedules, exceptions, webhooks and the audit trail.
+type WorkflowFlags struct {
+	WebhookAllow    string        `help:"CIDRs webhooks may reach although loopback, private or link-local (SSRF guard exceptions)." env:"VIGIL_WEBHOOK_ALLOW" placeholder:"CIDRS"`
+	WebhookAttempts int           `help:"Attempts per webhook delivery (the first and its retries)." default:"4" env:"VIGIL_WEBHOOK_ATTEMPTS"`
+	RetryBackoff    time.Duration `help:"Base delay of job retries (webhooks, e-mail): attempt n waits base×n² (0: 1s, 16s, 81s, ... as attempt⁴ seconds)." env:"VIGIL_RETRY_BACKOFF"`
+	Tick            time.Duration `help:"How often the scheduler fires due slots and expired exceptions end." default:"15s" env:"VIGIL_TICK"`
+	ExceptionDays   int           `help:"Days an activated exception without an end date lasts (0: until reset)." default:"90" env:"VIGIL_EXCEPTION_DAYS"`
+	AuditRetention  time.Duration `help:"Audit events older than this are deleted (0: kept forever)." default:"8760h" env:"VIGIL_AUDIT_RETENTION"`
+}
+
+// clock is the server's time; tests replace it.
+var clock = vigil.Now
 
 // MessageFlags configure e-mail and SMS delivery.
 type MessageFlags struct {
@@ -214,7 +231,15 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	cfg.PortalURL, cfg.PublicURL, cfg.CodeKey = c.PortalURL, c.PublicURL, codeKey(key)
-	runner, err := c.startJobs(ctx, st, sender, g)
+	cfg.ExceptionDays = c.ExceptionDays
+	allow, err := webhook.ParseAllow(c.WebhookAllow)
+	if err != nil {
+		return err
+	}
+	guard := &webhook.Guard{Allow: allow}
+	cfg.WebhookURLCheck = func(ctx context.Context, u string) error { return guard.CheckURL(ctx, u) }
+	deliverer := &notify.Deliverer{Store: st, Client: guard.Client(10 * time.Second), Log: g.Log.With("component", "webhooks")}
+	runner, err := c.startJobs(ctx, st, sender, deliverer, g)
 	if err != nil {
 		return err
 	}
@@ -232,12 +257,19 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	services := httpapi.Services{
 		Accounts: st, Limiter: st, Targets: st, Credentials: st, PortLists: st, Scans: st, Results: st, Feeds: st,
 		Tenancy: st, Groups: st, Audit: st, Preferences: st, SSO: st, Messages: sender,
+		Exceptions: st, Schedules: st, Webhooks: st, Notices: st, EnqueueDelivery: runner.EnqueueWebhook,
 		Ready: func(ctx context.Context) error { return ready(ctx, st) },
 	}
 	if nd != nil {
 		services.OnScanStart = nd.Wake
 	}
-	api := httpapi.NewServer(services, cfg, g.Log, reg, vigil.Now)
+	api := httpapi.NewServer(services, cfg, g.Log, reg, clock)
+	dispatcher := notify.NewDispatcher(st, runner.EnqueueWebhook, sender, c.PortalURL, g.Log.With("component", "events"))
+	st.OnEvents(dispatcher.Kick)
+	scheduler := &schedule.Scheduler{Store: st, Now: clock, Log: g.Log.With("component", "scheduler")}
+	if nd != nil {
+		scheduler.Started = nd.Wake
+	}
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -252,8 +284,11 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	go maintain(bg, st, g)
+	go c.maintain(bg, st, g)
 	go reconcileRuns(bg, st, max(c.RunLease/3, 100*time.Millisecond), g)
+	go dispatcher.Run(bg, 2*time.Second)
+	go scheduler.Run(bg, c.Tick)
+	go expireExceptions(bg, st, c.Tick, g)
 	nodeDone := make(chan struct{})
 	if nd != nil {
 		g.Log.Info("in-process scanner node started", "node", nd.ID(), "runs", c.ScannerRuns, "scope", c.ScanAllow)
@@ -288,9 +323,33 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
+// expireExceptions ends exceptions whose end date passed, every interval,
+// on every replica (each row flips once).
+func expireExceptions(ctx context.Context, st *store.Store, every time.Duration, g *Globals) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := st.ExpireExceptions(ctx)
+		if err != nil && ctx.Err() == nil {
+			g.Log.Warn("expiring exceptions failed", "err", err)
+		} else if n > 0 {
+			g.Log.Info("exceptions expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // startJobs starts the River workers on the server's database.
-func (c *ServeCmd) startJobs(ctx context.Context, st *store.Store, sender *message.Sender, g *Globals) (*jobs.Runner, error) {
-	cfg := jobs.Config{Messages: sender, Queued: st, Log: g.Log.With("component", "jobs"), PollInterval: 500 * time.Millisecond}
+func (c *ServeCmd) startJobs(ctx context.Context, st *store.Store, sender *message.Sender, hooks *notify.Deliverer, g *Globals) (*jobs.Runner, error) {
+	cfg := jobs.Config{Messages: sender, Queued: st, Log: g.Log.With("component", "jobs"), PollInterval: 500 * time.Millisecond,
+		Webhooks: hooks, PendingHooks: st, WebhookAttempts: c.WebhookAttempts}
+	if b := c.RetryBackoff; b > 0 {
+		cfg.Backoff = func(attempt int) time.Duration { return b * time.Duration(attempt*attempt) }
+	}
 	if st.Dialect() == store.SQLite {
 		return jobs.StartSQLite(ctx, st.DB().DB, cfg)
 	}
@@ -321,17 +380,29 @@ func ready(ctx context.Context, st *store.Store) error {
 	return nil
 }
 
-// maintain, hourly, deletes tokens expired or revoked for a day and refreshes
-// the database planner statistics that went stale.
-func maintain(ctx context.Context, st *store.Store, g *Globals) {
+// maintain, hourly, deletes tokens expired or revoked for a day, events
+// dispatched a week ago and audit events past their retention, and
+// refreshes the database planner statistics that went stale.
+func (c *ServeCmd) maintain(ctx context.Context, st *store.Store, g *Globals) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		n, err := st.DeleteExpiredTokens(ctx, vigil.Now().Add(-24*time.Hour))
+		now := clock()
+		n, err := st.DeleteExpiredTokens(ctx, now.Add(-24*time.Hour))
 		if err != nil && ctx.Err() == nil {
 			g.Log.Warn("token cleanup failed", "err", err)
 		} else if n > 0 {
 			g.Log.Info("expired tokens deleted", "count", n)
+		}
+		if _, err := st.PruneEvents(ctx, now.Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {
+			g.Log.Warn("event cleanup failed", "err", err)
+		}
+		if c.AuditRetention > 0 {
+			if n, err := st.PruneAudit(ctx, now.Add(-c.AuditRetention)); err != nil && ctx.Err() == nil {
+				g.Log.Warn("audit retention failed", "err", err)
+			} else if n > 0 {
+				g.Log.Info("audit events past retention deleted", "count", n)
+			}
 		}
 		if err := st.Optimize(ctx); err != nil && ctx.Err() == nil {
 			g.Log.Warn("database statistics refresh failed", "err", err)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
-	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/auth"
 	"github.com/vigilscan/vigil/store"
 )
@@ -38,7 +38,7 @@ func (f *DBFlags) open(ctx context.Context) (*store.Store, error) {
 	if f.MaxTargetHosts < 1 {
 		return nil, fmt.Errorf("--max-target-hosts must be at least 1")
 	}
-	return store.Open(ctx, dsn, store.Options{MaxTargetHosts: f.MaxTargetHosts, Sealer: box, Now: vigil.Now})
+	return store.Open(ctx, dsn, store.Options{MaxTargetHosts: f.MaxTargetHosts, Sealer: box, Now: func() time.Time { return clock() }})
 }
 
 func (f *DBFlags) secretKey() ([]byte, error) {
