@@ -107,7 +107,7 @@ type Scan struct {
 	TargetID       string
 	ProfileID      string
 	ScannerID      string
-	ScheduleID     string // when set, the schedule starts it
+	ScheduleID     string     // when set, the schedule starts it
 	NextRunAt      *time.Time // the schedule's next slot
 	Status         ScanStatus
 	Progress       int

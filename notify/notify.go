@@ -27,8 +27,8 @@ type Store interface {
 type Dispatcher struct {
 	Store   Store
 	Enqueue func(ctx context.Context, deliveryID string) error // a River job per delivery
-	Mail    *message.Sender                                      // nil: no e-mail
-	Portal  string                                               // links in e-mails
+	Mail    *message.Sender                                    // nil: no e-mail
+	Portal  string                                             // links in e-mails
 	Log     *slog.Logger
 
 	kick chan struct{}

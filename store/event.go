@@ -308,7 +308,7 @@ func scanEvent(sc *scanRow, run *runRow) *vigil.Event {
 		"started_at": stamp(run.StartedAt), "ended_at": stamp(run.EndedAt), "counts": counts, "compliance": run.Compliant}
 	e := &vigil.Event{OrganizationID: sc.OrganizationID, Type: typ, ResourceType: vigil.ResourceScan, ResourceID: sc.ID,
 		Title: "Scan " + sc.Name + " " + verb,
-		Data: map[string]any{"scan": map[string]any{"id": sc.ID, "name": sc.Name, "target_id": sc.TargetID, "status": run.Status}, "run": runData}}
+		Data:  map[string]any{"scan": map[string]any{"id": sc.ID, "name": sc.Name, "target_id": sc.TargetID, "status": run.Status}, "run": runData}}
 	msg := "Scan \"" + sc.Name + "\" " + verb + "."
 	if run.Reason != "" && typ != vigil.EventScanCompleted {
 		msg += " " + run.Reason

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"encoding/hex"
-	"net/netip"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -387,7 +387,7 @@ func exceptionEvent(e *vigil.Exception, typ string) *vigil.Event {
 	data := map[string]any{"id": e.ID, "text": e.Text, "nvt": e.NVT, "hosts": e.Hosts, "port": e.Port, "scan_id": nilIfEmpty(e.ScanID),
 		"new_severity": e.NewSeverity, "status": string(e.Status), "end_date": stamp(e.EndDate), "reason": e.Reason}
 	return &vigil.Event{OrganizationID: e.OrganizationID, Type: typ, ResourceType: "exception", ResourceID: e.ID,
-		Title: "Exception " + verb + ": " + truncateText(e.Text, 100),
+		Title:   "Exception " + verb + ": " + truncateText(e.Text, 100),
 		Message: "Exception \"" + truncateText(e.Text, 200) + "\" for " + e.NVT + " was " + verb + ".",
 		Data:    map[string]any{"exception": data}}
 }
