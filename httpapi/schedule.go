@@ -257,7 +257,7 @@ type ScheduleCalcInput struct {
 	N    int `query:"n" minimum:"1" maximum:"1000" default:"5" doc:"How many next dates"`
 	Body struct {
 		ID       string         `json:"id,omitempty" doc:"A saved schedule; its fields are the base the others change"`
-		Schedule ScheduleFields `json:"schedule"`
+		Schedule ScheduleFields `json:"schedule,omitempty" required:"false"`
 	}
 }
 

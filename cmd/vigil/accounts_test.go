@@ -22,6 +22,11 @@ func TestAccountFlows(t *testing.T) {
 	smtpd := mailtest.Start(t)
 	ts := startServer(t, "sqlite", "--smtp-url", smtpd.URL(), "--smtp-from", "noreply@vigil.test", "--portal-url", "https://portal.test")
 	admin := ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	defer func() {
+		if !t.Failed() {
+			ts.assertAudited(t, adminPassword, ts.apiKey)
+		}
+	}()
 	ctx := context.Background()
 	st, err := (&DBFlags{DataDir: ts.dataDir, MaxTargetHosts: 4096}).open(ctx)
 	if err != nil {

@@ -49,6 +49,7 @@ func testAPI(t *testing.T, backend string) {
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, admin, fx) })
 	t.Run("Auth", func(t *testing.T) { testAuth(t, ts) })
 	t.Run("System", func(t *testing.T) { testSystem(t, ts) })
+	t.Run("Audit", func(t *testing.T) { ts.assertAudited(t, adminPassword, "s3cret-pass", ts.apiKey, admin.token) })
 }
 
 func walkthrough(t *testing.T, c *client) fixture {

@@ -52,6 +52,15 @@ type testServer struct {
 	stdout   *syncBuffer
 	stop     func()
 	router   routers.Router
+
+	mu        sync.Mutex
+	mutations []mutation // successful (or forbidden) writes, for assertAudited
+}
+
+// mutation is a write the test made and the request id it got.
+type mutation struct {
+	method, path, requestID string
+	status                  int
 }
 
 const adminEmail, adminPassword = "admin@example.com", "admin-password-123"
@@ -229,6 +238,12 @@ func (c *client) do(method, path string, body any) *response {
 		}
 	}
 	c.ts.validate(req, raw, resp, out.Raw)
+	if method != http.MethodGet && (resp.StatusCode < 300 || resp.StatusCode == http.StatusForbidden) {
+		c.ts.mu.Lock()
+		c.ts.mutations = append(c.ts.mutations, mutation{method: method, path: path, requestID: resp.Header.Get("X-Request-Id"),
+			status: resp.StatusCode})
+		c.ts.mu.Unlock()
+	}
 	return out
 }
 

@@ -95,6 +95,11 @@ func testTenancy(t *testing.T, backend string) {
 	smtpd := mailtest.Start(t)
 	ts := startServer(t, backend, "--smtp-url", smtpd.URL(), "--smtp-from", "noreply@vigil.test", "--portal-url", "https://portal.test")
 	op := ts.signIn(ts.apiKey, adminEmail, adminPassword) // the operator's admin: a partner admin
+	defer func() {
+		if !t.Failed() {
+			ts.assertAudited(t, adminPassword, ts.apiKey)
+		}
+	}()
 
 	// Plans: the operator sells a PCI plan with four addresses and three users.
 	plan := map[string]any{"plan": map[string]any{"code": "pci-small", "name": "PCI small", "product": "pci", "is_default": true,
