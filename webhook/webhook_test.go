@@ -30,7 +30,7 @@ func TestClientRefusesAtConnect(t *testing.T) {
 		}
 	}()
 	url := "http://" + ln.Addr().String() + "/hook"
-	_, err = (&Guard{}).Client(2 * time.Second).Post(url, "application/json", strings.NewReader("{}"))
+	_, err = (&Guard{}).Client(2*time.Second).Post(url, "application/json", strings.NewReader("{}"))
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("loopback reached without an allow-list: %v", err)
 	}
@@ -44,7 +44,7 @@ func TestClientRefusesAtConnect(t *testing.T) {
 		t.Fatalf("the listener accepted %d connections", n)
 	}
 	allowed := &Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
-	resp, err := allowed.Client(2 * time.Second).Post(url, "application/json", strings.NewReader("{}"))
+	resp, err := allowed.Client(2*time.Second).Post(url, "application/json", strings.NewReader("{}"))
 	if err == nil {
 		resp.Body.Close()
 	}
