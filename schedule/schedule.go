@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	_ "time/tzdata" // IANA zones even where the host has no zoneinfo (containers)
 
 	"github.com/teambition/rrule-go"
 
