@@ -195,31 +195,8 @@ func (s *Server) handleExceptionCreate(ctx context.Context, in *ExceptionCreateI
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, "exception.create", "exception", e.ID, exceptionChanges(in.Body.Exception))
+	s.audit(ctx, "exception.create", "exception", e.ID, map[string]any{"exception": in.Body.Exception})
 	return dataOutput(exceptionJSON(e)), nil
-}
-
-// exceptionChanges is the audit summary of the fields a request set.
-func exceptionChanges(f ExceptionFields) map[string]any {
-	c := map[string]any{}
-	for k, v := range map[string]any{"text": f.Text, "nvt": f.NVT, "hosts": f.Hosts, "port": f.Port, "scan": f.Scan, "task": f.Task,
-		"new_severity": f.NewSeverity, "reason": f.Reason, "end_date": f.EndDate} {
-		switch x := v.(type) {
-		case *string:
-			if x != nil {
-				c[k] = *x
-			}
-		case *int:
-			if x != nil {
-				c[k] = *x
-			}
-		case *float64:
-			if x != nil {
-				c[k] = *x
-			}
-		}
-	}
-	return c
 }
 
 // ExceptionUpdateInput is PUT /v2/exceptions/{id}.
@@ -245,7 +222,7 @@ func (s *Server) handleExceptionUpdate(ctx context.Context, in *ExceptionUpdateI
 	if err != nil {
 		return nil, fail(ctx, s.log, err)
 	}
-	s.audit(ctx, "exception.update", "exception", e.ID, exceptionChanges(in.Body.Exception))
+	s.audit(ctx, "exception.update", "exception", e.ID, map[string]any{"exception": in.Body.Exception})
 	return dataOutput(exceptionJSON(e)), nil
 }
 
@@ -272,13 +249,7 @@ type ExceptionReviewInput struct {
 
 // Resolve reads ids from the query string.
 func (in *ExceptionReviewInput) Resolve(ctx huma.Context) []error {
-	u := ctx.URL()
-	q := u.Query()
-	for _, key := range []string{"ids[]", "ids"} {
-		for _, v := range q[key] {
-			in.query = append(in.query, splitComma(v)...)
-		}
-	}
+	in.query = queryIDs(ctx)
 	return nil
 }
 

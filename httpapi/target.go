@@ -288,16 +288,21 @@ type BulkDeleteInput struct {
 
 // Resolve reads ids from the query string.
 func (in *BulkDeleteInput) Resolve(ctx huma.Context) []error {
+	in.query = queryIDs(ctx)
+	return nil
+}
+
+// queryIDs reads ids[]=a&ids[]=b or ids=a,b from the query string.
+func queryIDs(ctx huma.Context) []string {
 	u := ctx.URL()
 	q := u.Query()
+	var ids []string
 	for _, key := range []string{"ids[]", "ids"} {
 		for _, v := range q[key] {
-			for _, id := range splitComma(v) {
-				in.query = append(in.query, id)
-			}
+			ids = append(ids, splitComma(v)...)
 		}
 	}
-	return nil
+	return ids
 }
 
 func (in *BulkDeleteInput) ids() ([]string, error) {

@@ -71,7 +71,7 @@ func (r *eventRow) domain() *vigil.Event {
 type hookPayload struct {
 	Event          string         `json:"event"`
 	DeliveryID     string         `json:"delivery_id"`
-	CreatedAt      string         `json:"created_at"`
+	CreatedAt      any            `json:"created_at"`
 	OrganizationID string         `json:"organization_id"`
 	Data           map[string]any `json:"data"`
 }
@@ -104,6 +104,7 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (deliveries, emai
 		}
 		now := s.now()
 		ids := make([]string, len(rows))
+		rc := &recipientCache{users: map[string][]recipient{}, access: map[string]bool{}}
 		for i, r := range rows {
 			ids[i] = r.ID
 			ev := r.domain()
@@ -112,7 +113,7 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (deliveries, emai
 				return err
 			}
 			deliveries = append(deliveries, d...)
-			m, err := s.notifyUsers(ctx, tx, ev, now)
+			m, err := s.notifyUsers(ctx, tx, ev, rc, now)
 			if err != nil {
 				return err
 			}
@@ -175,7 +176,7 @@ func (s *Store) queueDeliveries(ctx context.Context, tx bun.IDB, ev *vigil.Event
 			continue
 		}
 		id := vigil.NewID()
-		body, err := json.Marshal(hookPayload{Event: ev.Type, DeliveryID: id, CreatedAt: ev.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
+		body, err := json.Marshal(hookPayload{Event: ev.Type, DeliveryID: id, CreatedAt: stamp(&ev.CreatedAt),
 			OrganizationID: ev.OrganizationID, Data: ev.Data})
 		if err != nil {
 			return nil, err
@@ -193,27 +194,43 @@ func (s *Store) queueDeliveries(ctx context.Context, tx bun.IDB, ev *vigil.Event
 	return out, nil
 }
 
+// recipient is a user of an organization with their preference for one
+// kind of notification (nil fields: the default).
+type recipient struct {
+	ID      string  `bun:"id"`
+	Role    string  `bun:"role"`
+	Enabled *bool   `bun:"enabled"`
+	Email   *bool   `bun:"email"`
+	Params  *string `bun:"params"`
+}
+
+// recipientCache keeps, for one dispatch batch, the users of each
+// (organization, preference) and the scan access of restricted users, so a
+// batch of events costs a query per organization, not per event.
+type recipientCache struct {
+	users  map[string][]recipient // organization + "/" + preference
+	access map[string]bool        // user + "/" + scan
+}
+
 // notifyUsers creates the notifications of ev: every user of its
 // organization whose preference for the event's kind is enabled and whose
 // narrowing (scan state, PCI outcome, severity) matches. A user restricted
 // to groups is only told of scans they can see.
-func (s *Store) notifyUsers(ctx context.Context, tx bun.IDB, ev *vigil.Event, now time.Time) ([]string, error) {
+func (s *Store) notifyUsers(ctx context.Context, tx bun.IDB, ev *vigil.Event, rc *recipientCache, now time.Time) ([]string, error) {
 	pref, status := vigil.NotificationEventOf(ev.Type)
 	if pref == "" {
 		return nil, nil
 	}
-	var users []struct {
-		ID      string  `bun:"id"`
-		Role    string  `bun:"role"`
-		Enabled *bool   `bun:"enabled"`
-		Email   *bool   `bun:"email"`
-		Params  *string `bun:"params"`
-	}
-	if err := tx.NewSelect().TableExpr("users AS u").
-		Join("LEFT JOIN notification_preferences AS np ON np.user_id = u.id AND np.name = ?", pref).
-		ColumnExpr("u.id, u.role, np.enabled, np.email, np.params").
-		Where("u.organization_id = ?", ev.OrganizationID).Scan(ctx, &users); err != nil {
-		return nil, err
+	key := ev.OrganizationID + "/" + pref
+	users, ok := rc.users[key]
+	if !ok {
+		if err := tx.NewSelect().TableExpr("users AS u").
+			Join("LEFT JOIN notification_preferences AS np ON np.user_id = u.id AND np.name = ?", pref).
+			ColumnExpr("u.id, u.role, np.enabled, np.email, np.params").
+			Where("u.organization_id = ?", ev.OrganizationID).Scan(ctx, &users); err != nil {
+			return nil, err
+		}
+		rc.users[key] = users
 	}
 	var rows []*notificationRow
 	var emails []string
@@ -228,12 +245,18 @@ func (s *Store) notifyUsers(ctx context.Context, tx bun.IDB, ev *vigil.Event, no
 		if !preferenceMatches(p, status, ev) {
 			continue
 		}
-		if !vigil.Role(u.Role).Can(vigil.ActionManage) && (ev.ResourceType == vigil.ResourceScan) {
-			level, err := s.ResourceAccess(ctx, ev.OrganizationID, u.ID, ev.ResourceType, ev.ResourceID)
-			if err != nil {
-				return nil, err
+		if !vigil.Role(u.Role).Can(vigil.ActionManage) && ev.ResourceType == vigil.ResourceScan {
+			akey := u.ID + "/" + ev.ResourceID
+			visible, ok := rc.access[akey]
+			if !ok {
+				level, err := s.ResourceAccess(ctx, ev.OrganizationID, u.ID, ev.ResourceType, ev.ResourceID)
+				if err != nil {
+					return nil, err
+				}
+				visible = level.Rank() >= vigil.AccessView.Rank()
+				rc.access[akey] = visible
 			}
-			if level.Rank() < vigil.AccessView.Rank() {
+			if !visible {
 				continue
 			}
 		}

@@ -161,24 +161,31 @@ func (f *NodeFlags) engine(ctx context.Context, g *Globals, st *store.Store) (fu
 	}, nil
 }
 
-// reconcileRuns ends the runs of nodes that stopped reporting, at a fraction
-// of the lease so that a dead node's run is never left Running for long.
-func reconcileRuns(ctx context.Context, q vigil.RunQueue, every time.Duration, g *Globals) {
-	t := time.NewTicker(every)
+// every runs fn now and then every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := q.ExpireRuns(ctx)
-		if err != nil && ctx.Err() == nil {
-			g.Log.Warn("expiring runs failed", "err", err)
-		} else if n > 0 {
-			g.Log.Warn("runs interrupted: their scanner node stopped reporting", "count", n)
-		}
+		fn()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// reconcileRuns ends the runs of nodes that stopped reporting, at a fraction
+// of the lease so that a dead node's run is never left Running for long.
+func reconcileRuns(ctx context.Context, q vigil.RunQueue, interval time.Duration, g *Globals) {
+	every(ctx, interval, func() {
+		n, err := q.ExpireRuns(ctx)
+		if err != nil && ctx.Err() == nil {
+			g.Log.Warn("expiring runs failed", "err", err)
+		} else if n > 0 {
+			g.Log.Warn("runs interrupted: their scanner node stopped reporting", "count", n)
+		}
+	})
 }
 
 // onListen, when set (by tests), is called with the address the server
@@ -325,22 +332,15 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 
 // expireExceptions ends exceptions whose end date passed, every interval,
 // on every replica (each row flips once).
-func expireExceptions(ctx context.Context, st *store.Store, every time.Duration, g *Globals) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+func expireExceptions(ctx context.Context, st *store.Store, interval time.Duration, g *Globals) {
+	every(ctx, interval, func() {
 		n, err := st.ExpireExceptions(ctx)
 		if err != nil && ctx.Err() == nil {
 			g.Log.Warn("expiring exceptions failed", "err", err)
 		} else if n > 0 {
 			g.Log.Info("exceptions expired", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // startJobs starts the River workers on the server's database.
