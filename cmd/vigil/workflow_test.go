@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/internal/mailtest"
+	"github.com/vigilscan/vigil/storetest"
 	"github.com/vigilscan/vigil/webhook"
 )
 
@@ -384,4 +386,61 @@ func reportRun(t *testing.T, ts *testServer, scan string) string {
 		t.Fatal(err)
 	}
 	return run.ID
+}
+
+func TestWebhookRestartSQLite(t *testing.T) { testWebhookRestart(t, nil) }
+
+func TestWebhookRestartPostgres(t *testing.T) {
+	testWebhookRestart(t, []string{"--database", storetest.PostgresURL(t)})
+}
+
+// testWebhookRestart kills the server between a failed attempt and its
+// retry: the retry lives in the database, so the restarted server delivers
+// it, once.
+func testWebhookRestart(t *testing.T, database []string) {
+	dir := t.TempDir()
+	rc := newReceiver(t, "127.0.0.2:0", map[string]int{vigil.EventExceptionCreated: 1})
+	flags := append([]string{"--no-scanner", "--webhook-allow", "127.0.0.2/32", "--retry-backoff", "3s"}, database...)
+	ts := &testServer{t: t, dataDir: dir}
+	ts.url = spawn(t, dir, func(out string) {
+		if m := regexp.MustCompile(`API key \(x-api-key\): (\S+)`).FindStringSubmatch(out); m != nil {
+			ts.apiKey = m[1]
+		}
+	}, flags...)
+	ts.loadOpenAPI()
+	c := ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	r := c.do("POST", "/v2/webhooks", map[string]any{"webhook": map[string]any{"name": "Ticketing", "url": rc.url,
+		"events": []string{vigil.EventExceptionCreated}}})
+	mustStatus(t, r, 201, "create webhook")
+	hook := id(r.data())
+	mustStatus(t, c.do("POST", "/v2/exceptions", map[string]any{"exception": map[string]any{"text": "Accepted risk", "nvt": "vigil.telnet-exposed"}}),
+		201, "create exception")
+
+	// The first attempt fails; its retry is 3 s away when the server dies.
+	deliveries := "/v2/webhooks/" + hook + "/deliveries"
+	waitFor(t, 15*time.Second, "the first attempt", func() bool {
+		l := c.do("GET", deliveries, nil).list()
+		return len(l) == 1 && l[0]["attempts"] == float64(1)
+	})
+	time.Sleep(300 * time.Millisecond) // let River record the retry
+	killServer(t)
+	if n := len(rc.all()); n != 1 {
+		t.Fatalf("%d receipts before the restart, want the one failure", n)
+	}
+
+	ts.url = spawn(t, dir, func(string) {}, flags...)
+	ts.loadOpenAPI()
+	c = ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	waitFor(t, 30*time.Second, "the retry after the restart", func() bool {
+		return len(rc.succeeded(vigil.EventExceptionCreated)) == 1
+	})
+	time.Sleep(500 * time.Millisecond)
+	l := c.do("GET", deliveries, nil).list()
+	if len(l) != 1 || l[0]["status"] != "succeeded" || l[0]["attempts"] != float64(2) {
+		t.Fatalf("delivery after the restart: %v", l)
+	}
+	if calls := rc.all(); len(calls) != 2 || calls[0].header.Get(webhook.HeaderDelivery) != calls[1].header.Get(webhook.HeaderDelivery) {
+		t.Errorf("receipts: %d, want one failure and one success of the same delivery", len(calls))
+	}
+	killServer(t)
 }
