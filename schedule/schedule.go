@@ -168,12 +168,40 @@ type Scheduler struct {
 // the schedule moves to its first slot after now (no burst on catch-up).
 func (sc *Scheduler) Tick(ctx context.Context) ([]*vigil.ScheduleRun, error) {
 	now := sc.Now().UTC()
-	due, err := sc.Store.DueSchedules(ctx, now, 500)
-	if err != nil {
-		return nil, err
-	}
 	var out []*vigil.ScheduleRun
 	started := false
+	defer func() {
+		if started && sc.Started != nil {
+			sc.Started()
+		}
+	}()
+	// Slots due together (every schedule at 09:00) all fire in this tick, a
+	// batch at a time; a batch that moved nothing ends the tick.
+	for range maxBatches {
+		due, err := sc.Store.DueSchedules(ctx, now, batchSize)
+		if err != nil {
+			return out, err
+		}
+		runs, moved, err := sc.fire(ctx, due, now)
+		out = append(out, runs...)
+		for _, r := range runs {
+			started = started || r.RunID != ""
+		}
+		if err != nil || len(due) < batchSize || moved == 0 {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+const (
+	batchSize  = 500
+	maxBatches = 200 // 100,000 slots a tick; the next tick takes the rest
+)
+
+// fire fires the due schedules' slots; moved counts the schedules that left
+// the due list (fired here or by another replica).
+func (sc *Scheduler) fire(ctx context.Context, due []*vigil.Schedule, now time.Time) (out []*vigil.ScheduleRun, moved int, err error) {
 	for _, s := range due {
 		slot := *s.NextRunAt
 		r, err := Rule(s)
@@ -182,32 +210,51 @@ func (sc *Scheduler) Tick(ctx context.Context) ([]*vigil.ScheduleRun, error) {
 			sc.log().Warn("schedule skipped: its recurrence does not compute", "schedule", s.ID, "err", err)
 			continue
 		}
-		missed := 0
-		for t := r.After(slot, false); !t.IsZero() && !t.After(now) && missed < MaxCatchUp; t = r.After(t, false) {
-			missed++
-		}
-		var next *time.Time
-		if n := r.After(now, false); !n.IsZero() {
-			n = n.UTC()
-			next = &n
-		}
+		missed, next := catchUp(r, slot, now)
 		runs, fired, err := sc.Store.FireSchedule(ctx, s.ID, slot, next, missed)
 		if err != nil {
-			return out, fmt.Errorf("schedule %s: %w", s.ID, err)
+			return out, moved, fmt.Errorf("schedule %s: %w", s.ID, err)
 		}
-		if !fired {
-			continue // another replica took the slot
+		moved++
+		if fired { // else another replica took the slot
+			out = append(out, runs...)
 		}
-		for _, r := range runs {
-			started = started || r.RunID != ""
-		}
-		out = append(out, runs...)
 	}
-	if started && sc.Started != nil {
-		sc.Started()
-	}
-	return out, nil
+	return out, moved, nil
 }
+
+// catchUp walks the recurrence once past slot: the slots missed up to now
+// (counted, never run) and the first slot after now (nil: none left).
+// rrule's After starts from the first slot on every call, so one iterator
+// pass keeps a long-running hourly schedule linear.
+func catchUp(r *rrule.RRule, slot, now time.Time) (missed int, next *time.Time) {
+	it := r.Iterator()
+	for range maxSteps {
+		t, ok := it()
+		if !ok {
+			return missed, nil
+		}
+		switch {
+		case !t.After(slot):
+		case !t.After(now):
+			if missed < MaxCatchUp {
+				missed++
+			}
+		default:
+			t = t.UTC()
+			return missed, &t
+		}
+	}
+	// Past the bound (an hourly schedule over decades): ask rrule directly.
+	if t := r.After(now, false); !t.IsZero() {
+		t = t.UTC()
+		return missed, &t
+	}
+	return missed, nil
+}
+
+// maxSteps bounds the catch-up walk: over a century of hourly slots.
+const maxSteps = 1_000_000
 
 func (sc *Scheduler) log() *slog.Logger {
 	if sc.Log == nil {

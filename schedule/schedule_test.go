@@ -179,3 +179,65 @@ func seedScheduledScan(t *testing.T, st *store.Store, first, now time.Time) (str
 	}
 	return sc.ID, sched
 }
+
+// A thousand schedules due in the same minute all fire in one tick (the
+// store hands them out 500 at a time), and an hourly schedule a year
+// behind counts its missed slots in one pass over its recurrence.
+func TestTickFiresEveryDueSlot(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.OpenSQLite(t)
+	now := time.Date(2026, 3, 16, 18, 30, 0, 0, time.UTC)
+	sc := &schedule.Scheduler{Store: st, Now: func() time.Time { return now }}
+	scan, daily := seedScheduledScan(t, st, now.Add(24*time.Hour), now)
+	org := daily.OrganizationID
+	owner, err := st.FindScanByID(ctx, org, scan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yearAgo := now.Add(-365*24*time.Hour - 30*time.Minute) // 2025-03-16 18:00
+	hourly := &vigil.Schedule{OrganizationID: org, Name: "hourly", FirstTime: yearAgo, TimeZone: "UTC", Period: 1, PeriodUnit: vigil.UnitHour}
+	slot := yearAgo.Add(time.Hour)
+	hourly.NextRunAt = &slot // the server stopped a year ago
+	if err := st.CreateSchedule(ctx, hourly); err != nil {
+		t.Fatal(err)
+	}
+	name, target := "hourly scan", owner.TargetID
+	if _, err := st.CreateScan(ctx, org, vigil.ScanInput{Name: &name, TargetID: &target, ScheduleID: &hourly.ID}); err != nil {
+		t.Fatal(err)
+	}
+	const many = 1100
+	due := now.Add(-time.Minute)
+	for i := range many {
+		s := &vigil.Schedule{OrganizationID: org, Name: "due", FirstTime: due.Add(-7 * 24 * time.Hour), TimeZone: "UTC", Period: 1,
+			PeriodUnit: vigil.UnitDay, NextRunAt: &due}
+		if i%2 == 1 {
+			s.TimeZone, s.PeriodUnit = "Europe/Berlin", vigil.UnitWeek
+		}
+		if err := st.CreateSchedule(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	runs, err := sc.Tick(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Missed != 8759 || !runs[0].SlotAt.Equal(slot) {
+		t.Fatalf("the hourly schedule's catch-up: %+v", runs)
+	}
+	if left, err := st.DueSchedules(ctx, now, 10*many); err != nil || len(left) != 0 {
+		t.Fatalf("%d schedules still due after one tick (%v)", len(left), err)
+	}
+	all, _, err := st.FindSchedules(ctx, org, vigil.ListOptions{Page: 1, PerPage: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		if s.Name != "due" {
+			continue
+		}
+		if s.Slots != 1 || s.NextRunAt == nil || !s.NextRunAt.After(now) {
+			t.Fatalf("schedule %s: %d slots, next %v", s.ID, s.Slots, s.NextRunAt)
+		}
+	}
+}

@@ -34,15 +34,17 @@ func Sealer(t testing.TB) *auth.SecretBox {
 
 // OpenSQLite opens a migrated SQLite store in a temporary directory.
 func OpenSQLite(t testing.TB) *store.Store {
-	return open(t, filepath.Join(t.TempDir(), "vigil.db"))
+	return Open(t, filepath.Join(t.TempDir(), "vigil.db"))
 }
 
 // OpenPostgres opens a migrated PostgreSQL store in a schema of its own.
 func OpenPostgres(t testing.TB) *store.Store {
-	return open(t, PostgresURL(t))
+	return Open(t, PostgresURL(t))
 }
 
-func open(t testing.TB, dsn string) *store.Store {
+// Open opens and migrates the store at dsn (a SQLite path or a PostgreSQL
+// URL from PostgresURL, for a caller that also needs the URL).
+func Open(t testing.TB, dsn string) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	s, err := store.Open(ctx, dsn, store.Options{Sealer: Sealer(t)})
