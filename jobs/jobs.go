@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -47,12 +48,20 @@ type DeliverWebhook struct {
 // Kind names the job.
 func (DeliverWebhook) Kind() string { return "deliver_webhook" }
 
-// InsertOpts: at most one pending job per delivery.
+// InsertOpts: at most one pending job per delivery, in a queue of its own
+// (a slow receiver never holds e-mail back).
 func (DeliverWebhook) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true,
+	return river.InsertOpts{Queue: QueueWebhooks, UniqueOpts: river.UniqueOpts{ByArgs: true,
 		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 			rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
 }
+
+// QueueWebhooks is the River queue of webhook deliveries.
+const QueueWebhooks = "webhooks"
+
+// WebhookWorkers is how many deliveries run at once by default: they wait
+// on the network, not on the CPU.
+const WebhookWorkers = 50
 
 // WebhookAttempts is how often a delivery is tried by default: once and
 // three retries (CG §1.7).
@@ -98,12 +107,13 @@ type Config struct {
 	Webhooks        HookDeliverer
 	PendingHooks    PendingHookLister
 	WebhookAttempts int // 0: WebhookAttempts
+	WebhookWorkers  int // 0: WebhookWorkers
 }
 
 // Runner is a started River client of either database.
 type Runner struct {
 	insert       func(ctx context.Context, args river.JobArgs) error
-	insertOpts   func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	insertMany   func(ctx context.Context, params []river.InsertManyParams) error
 	stop         func(ctx context.Context) error
 	hookAttempts int
 }
@@ -115,7 +125,24 @@ func (r *Runner) EnqueueMessage(ctx context.Context, id string) error {
 
 // EnqueueWebhook schedules a delivery.
 func (r *Runner) EnqueueWebhook(ctx context.Context, id string) error {
-	return r.insertOpts(ctx, DeliverWebhook{DeliveryID: id}, &river.InsertOpts{MaxAttempts: r.hookAttempts})
+	return r.EnqueueWebhooks(ctx, []string{id})
+}
+
+// EnqueueWebhooks schedules deliveries, a transaction per 500: a burst of
+// events costs a few commits, not one per delivery.
+func (r *Runner) EnqueueWebhooks(ctx context.Context, ids []string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		params := make([]river.InsertManyParams, n)
+		for i, id := range ids[:n] {
+			params[i] = river.InsertManyParams{Args: DeliverWebhook{DeliveryID: id}, InsertOpts: &river.InsertOpts{MaxAttempts: r.hookAttempts}}
+		}
+		if err := r.insertMany(ctx, params); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // Stop waits for running jobs (bounded by ctx).
@@ -194,9 +221,8 @@ func (reconcileHooks) Kind() string { return "reconcile_webhooks" }
 
 type reconcileHooksWorker struct {
 	river.WorkerDefaults[reconcileHooks]
-	q      PendingHookLister
-	insert func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
-	max    int
+	q       PendingHookLister
+	enqueue func(ctx context.Context, ids []string) error
 }
 
 func (w *reconcileHooksWorker) Work(ctx context.Context, _ *river.Job[reconcileHooks]) error {
@@ -204,12 +230,7 @@ func (w *reconcileHooksWorker) Work(ctx context.Context, _ *river.Job[reconcileH
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := w.insert(ctx, DeliverWebhook{DeliveryID: id}, &river.InsertOpts{MaxAttempts: w.max}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.enqueue(ctx, ids)
 }
 
 type backoffPolicy struct{ f func(int) time.Duration }
@@ -228,27 +249,28 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Con
 	}
 	workers := river.NewWorkers()
 	var client *river.Client[TTx]
-	insertOpts := func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-		_, err := client.Insert(ctx, args, opts)
+	r := &Runner{hookAttempts: cmp.Or(max(cfg.WebhookAttempts, 0), WebhookAttempts)}
+	r.insert = func(ctx context.Context, args river.JobArgs) error {
+		_, err := client.Insert(ctx, args, nil)
 		return err
 	}
-	insert := func(ctx context.Context, args river.JobArgs) error { return insertOpts(ctx, args, nil) }
-	attempts := cfg.WebhookAttempts
-	if attempts <= 0 {
-		attempts = WebhookAttempts
+	r.insertMany = func(ctx context.Context, params []river.InsertManyParams) error {
+		_, err := client.InsertMany(ctx, params)
+		return err
 	}
 	river.AddWorker(workers, &messageWorker{d: cfg.Messages})
-	river.AddWorker(workers, &reconcileWorker{q: cfg.Queued, insert: insert})
+	river.AddWorker(workers, &reconcileWorker{q: cfg.Queued, insert: r.insert})
 	periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return reconcileMessages{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
 	if cfg.Webhooks != nil {
 		river.AddWorker(workers, &hookWorker{d: cfg.Webhooks})
-		river.AddWorker(workers, &reconcileHooksWorker{q: cfg.PendingHooks, insert: insertOpts, max: attempts})
+		river.AddWorker(workers, &reconcileHooksWorker{q: cfg.PendingHooks, enqueue: r.EnqueueWebhooks})
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 			func() (river.JobArgs, *river.InsertOpts) { return reconcileHooks{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	rc := &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10},
+			QueueWebhooks: {MaxWorkers: cmp.Or(cfg.WebhookWorkers, WebhookWorkers)}},
 		Workers:           workers,
 		Logger:            quiet(cfg.Log),
 		FetchPollInterval: cfg.PollInterval,
@@ -271,7 +293,8 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Con
 	if err := client.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &Runner{insert: insert, insertOpts: insertOpts, stop: client.Stop, hookAttempts: attempts}, nil
+	r.stop = client.Stop
+	return r, nil
 }
 
 // quiet keeps River's info chatter out of the server log.

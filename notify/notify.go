@@ -26,16 +26,16 @@ type Store interface {
 // Dispatcher drains the outbox.
 type Dispatcher struct {
 	Store   Store
-	Enqueue func(ctx context.Context, deliveryID string) error // a River job per delivery
-	Mail    *message.Sender                                    // nil: no e-mail
-	Portal  string                                             // links in e-mails
+	Enqueue func(ctx context.Context, deliveryIDs []string) error // a River job per delivery
+	Mail    *message.Sender                                       // nil: no e-mail
+	Portal  string                                                // links in e-mails
 	Log     *slog.Logger
 
 	kick chan struct{}
 }
 
 // NewDispatcher returns a dispatcher; Kick wakes it.
-func NewDispatcher(st Store, enqueue func(ctx context.Context, id string) error, mail *message.Sender, portal string, log *slog.Logger) *Dispatcher {
+func NewDispatcher(st Store, enqueue func(ctx context.Context, ids []string) error, mail *message.Sender, portal string, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{Store: st, Enqueue: enqueue, Mail: mail, Portal: portal, Log: log, kick: make(chan struct{}, 1)}
 }
 
@@ -57,11 +57,11 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 			return total, err
 		}
 		total += n
-		for _, id := range deliveries {
-			// A failed enqueue is not lost: the delivery row is pending and
-			// the reconciler enqueues it.
-			if err := d.Enqueue(ctx, id); err != nil {
-				d.Log.Warn("webhook delivery not enqueued (the reconciler will)", "delivery", id, "err", err)
+		// A failed enqueue is not lost: the delivery rows are pending and the
+		// reconciler enqueues them.
+		if len(deliveries) > 0 {
+			if err := d.Enqueue(ctx, deliveries); err != nil {
+				d.Log.Warn("webhook deliveries not enqueued (the reconciler will)", "deliveries", len(deliveries), "err", err)
 			}
 		}
 		if len(emails) > 0 {

@@ -5,14 +5,17 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // IANA zones even where the host has no zoneinfo (containers)
 
 	"github.com/teambition/rrule-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vigilscan/vigil"
 )
@@ -158,6 +161,9 @@ func Upcoming(s *vigil.Schedule, now time.Time, n int) ([]time.Time, error) {
 type Scheduler struct {
 	Store vigil.ScheduleService
 	Now   func() time.Time
+	// Concurrency bounds the slots fired at once (0: Concurrency). Each is a
+	// transaction of its own; on PostgreSQL they overlap their round trips.
+	Concurrency int
 	// Started is told of runs a tick started (the node's wake-up).
 	Started func()
 	Log     *slog.Logger
@@ -194,6 +200,9 @@ func (sc *Scheduler) Tick(ctx context.Context) ([]*vigil.ScheduleRun, error) {
 	return out, nil
 }
 
+// Concurrency is the default of Scheduler.Concurrency.
+const Concurrency = 8
+
 const (
 	batchSize  = 500
 	maxBatches = 200 // 100,000 slots a tick; the next tick takes the rest
@@ -202,25 +211,34 @@ const (
 // fire fires the due schedules' slots; moved counts the schedules that left
 // the due list (fired here or by another replica).
 func (sc *Scheduler) fire(ctx context.Context, due []*vigil.Schedule, now time.Time) (out []*vigil.ScheduleRun, moved int, err error) {
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(cmp.Or(sc.Concurrency, Concurrency))
 	for _, s := range due {
-		slot := *s.NextRunAt
 		r, err := Rule(s)
 		if err != nil {
 			// Validated on save; only a zone gone from tzdata gets here.
 			sc.log().Warn("schedule skipped: its recurrence does not compute", "schedule", s.ID, "err", err)
 			continue
 		}
-		missed, next := catchUp(r, slot, now)
-		runs, fired, err := sc.Store.FireSchedule(ctx, s.ID, slot, next, missed)
-		if err != nil {
-			return out, moved, fmt.Errorf("schedule %s: %w", s.ID, err)
-		}
-		moved++
-		if fired { // else another replica took the slot
-			out = append(out, runs...)
-		}
+		slot := *s.NextRunAt
+		g.Go(func() error {
+			missed, next := catchUp(r, slot, now)
+			runs, fired, err := sc.Store.FireSchedule(ctx, s.ID, slot, next, missed)
+			if err != nil {
+				return fmt.Errorf("schedule %s: %w", s.ID, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			moved++
+			if fired { // else another replica took the slot
+				out = append(out, runs...)
+			}
+			return nil
+		})
 	}
-	return out, moved, nil
+	err = g.Wait()
+	return out, moved, err
 }
 
 // catchUp walks the recurrence once past slot: the slots missed up to now

@@ -53,6 +53,7 @@ type ServeCmd struct {
 type WorkflowFlags struct {
 	WebhookAllow    string        `help:"CIDRs webhooks may reach although loopback, private or link-local (SSRF guard exceptions)." env:"VIGIL_WEBHOOK_ALLOW" placeholder:"CIDRS"`
 	WebhookAttempts int           `help:"Attempts per webhook delivery (the first and its retries)." default:"4" env:"VIGIL_WEBHOOK_ATTEMPTS"`
+	WebhookWorkers  int           `help:"Webhook deliveries in flight at once, per server." default:"50" env:"VIGIL_WEBHOOK_WORKERS"`
 	RetryBackoff    time.Duration `help:"Base delay of job retries (webhooks, e-mail): attempt n waits base×n² (0: 1s, 16s, 81s, ... as attempt⁴ seconds)." env:"VIGIL_RETRY_BACKOFF"`
 	Tick            time.Duration `help:"How often the scheduler fires due slots and expired exceptions end." default:"15s" env:"VIGIL_TICK"`
 	ExceptionDays   int           `help:"Days an activated exception without an end date lasts (0: until reset)." default:"90" env:"VIGIL_EXCEPTION_DAYS"`
@@ -271,7 +272,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		services.OnScanStart = nd.Wake
 	}
 	api := httpapi.NewServer(services, cfg, g.Log, reg, clock)
-	dispatcher := notify.NewDispatcher(st, runner.EnqueueWebhook, sender, c.PortalURL, g.Log.With("component", "events"))
+	dispatcher := notify.NewDispatcher(st, runner.EnqueueWebhooks, sender, c.PortalURL, g.Log.With("component", "events"))
 	st.OnEvents(dispatcher.Kick)
 	scheduler := &schedule.Scheduler{Store: st, Now: clock, Log: g.Log.With("component", "scheduler")}
 	if nd != nil {
@@ -346,7 +347,7 @@ func expireExceptions(ctx context.Context, st *store.Store, interval time.Durati
 // startJobs starts the River workers on the server's database.
 func (c *ServeCmd) startJobs(ctx context.Context, st *store.Store, sender *message.Sender, hooks *notify.Deliverer, g *Globals) (*jobs.Runner, error) {
 	cfg := jobs.Config{Messages: sender, Queued: st, Log: g.Log.With("component", "jobs"), PollInterval: 500 * time.Millisecond,
-		Webhooks: hooks, PendingHooks: st, WebhookAttempts: c.WebhookAttempts}
+		Webhooks: hooks, PendingHooks: st, WebhookAttempts: c.WebhookAttempts, WebhookWorkers: c.WebhookWorkers}
 	if b := c.RetryBackoff; b > 0 {
 		cfg.Backoff = func(attempt int) time.Duration { return b * time.Duration(attempt*attempt) }
 	}
