@@ -85,8 +85,16 @@ func (s *Server) ssapi(fn ssapiHandler) http.Handler {
 			IP: ip, UserAgent: truncate(r.UserAgent(), 255)}
 		p.Restricted = !p.Has(vigil.PermGroups)
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		out, err := fn(vigil.NewContextWithPrincipal(ctx, p), r)
+		ctx = vigil.NewContextWithPrincipal(ctx, p)
+		out, err := fn(ctx, r)
 		if err != nil {
+			// A refused write is audited like one on /v2 (auditRequests).
+			if mutating(r.Method) && vigil.ErrorCode(err) == vigil.EFORBIDDEN {
+				if ri := requestFrom(ctx); ri == nil || !ri.recorded {
+					s.audit(ctx, "ssapi.denied", "group", r.PathValue("id"), map[string]any{"method": r.Method, "path": r.URL.Path,
+						"status": http.StatusForbidden})
+				}
+			}
 			s.ssError(w, r, err)
 			return
 		}

@@ -74,6 +74,21 @@ func (s *Store) MarkMessage(ctx context.Context, id, status, providerID, lastErr
 	})
 }
 
+// StoredMessages lists the SMS outbox (messages kept, not sent) created
+// since since, newest first.
+func (s *Store) StoredMessages(ctx context.Context, since time.Time, limit int) ([]*vigil.Message, error) {
+	var rows []*messageRow
+	if err := s.db.NewSelect().Model(&rows).Where("status = ? AND created_at >= ?", vigil.MessageStored, since.UTC()).
+		OrderExpr("created_at DESC, id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*vigil.Message, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, nil
+}
+
 // QueuedMessages lists ids of messages queued since before cutoff.
 func (s *Store) QueuedMessages(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
 	var ids []string

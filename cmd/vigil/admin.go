@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/vigilscan/vigil"
 	"github.com/vigilscan/vigil/auth"
@@ -13,6 +15,37 @@ import (
 type AdminCmd struct {
 	CreateUser   AdminCreateUserCmd   `cmd:"" help:"Create a user in an organization."`
 	CreateAPIKey AdminCreateAPIKeyCmd `cmd:"create-api-key" help:"Create an organization API key and print it once."`
+	Outbox       AdminOutboxCmd       `cmd:"" help:"Print the SMS outbox (--sms-provider outbox): codes to pass on by hand."`
+}
+
+// AdminOutboxCmd prints stored SMS, newest first.
+type AdminOutboxCmd struct {
+	DBFlags
+	Since time.Duration `help:"How far back to look." default:"24h"`
+	Limit int           `help:"At most this many messages." default:"50"`
+}
+
+// Run prints one line per message: time, recipient, text.
+func (c *AdminOutboxCmd) Run(ctx context.Context, g *Globals) error {
+	st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CheckSchema(ctx); err != nil {
+		return err
+	}
+	msgs, err := st.StoredMessages(ctx, time.Now().Add(-c.Since), min(max(c.Limit, 1), 1000))
+	if err != nil {
+		return err
+	}
+	g.Log.Info("audit: SMS outbox read from the command line", "messages", len(msgs))
+	for _, m := range msgs {
+		if _, err := fmt.Fprintf(g.Stdout, "%s\t%s\t%s\n", m.CreatedAt.UTC().Format(time.RFC3339), m.Recipient, strings.ReplaceAll(m.BodyText, "\n", " ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AdminCreateUserCmd creates a user.

@@ -47,6 +47,7 @@ func testAPI(t *testing.T, backend string) {
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, ts, admin, fx) })
 	t.Run("Viewer", func(t *testing.T) { testViewer(t, ts, admin, fx) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, admin, fx) })
+	t.Run("EditsAndDeletes", func(t *testing.T) { testEditsAndDeletes(t, admin) })
 	t.Run("Auth", func(t *testing.T) { testAuth(t, ts) })
 	t.Run("System", func(t *testing.T) { testSystem(t, ts) })
 	t.Run("Audit", func(t *testing.T) { ts.assertAudited(t, adminPassword, "s3cret-pass", ts.apiKey, admin.token) })
@@ -649,4 +650,41 @@ func testFeeds(t *testing.T, ts *testServer) {
 	if r.Status != 200 || len(feeds) != 2 || !strings.Contains(fmt.Sprint(r.Body["detail"]), "feeds not loaded: nvd, debian") {
 		t.Errorf("readyz after importing KEV and EPSS: %s", r.Raw)
 	}
+}
+
+// testEditsAndDeletes updates and deletes, one by one and in bulk, records
+// made for it: each is gone afterwards, and what they used is not.
+func testEditsAndDeletes(t *testing.T, c *client) {
+	mk := func(path, key string, fields map[string]any) string {
+		t.Helper()
+		r := c.do("POST", path, map[string]any{key: fields})
+		mustStatus(t, r, 201, "create "+key)
+		return id(r.data())
+	}
+	pl1 := mk("/v2/port_lists", "port_list", map[string]any{"name": "edit-1", "port_range": "T:1-100"})
+	pl2 := mk("/v2/port_lists", "port_list", map[string]any{"name": "edit-2", "port_range": "T:443"})
+	pl3 := mk("/v2/port_lists", "port_list", map[string]any{"name": "edit-3", "port_range": "U:53"})
+	mustStatus(t, c.do("PUT", "/v2/port_lists/"+pl1, map[string]any{"port_list": map[string]any{"port_range": "T:22,80,443"}}), 200, "update port list")
+	if r := c.do("GET", "/v2/port_lists/"+pl1, nil); r.data()["port_range"] != "T:22,80,443" {
+		t.Errorf("updated port list: %s", r.Raw)
+	}
+	mustStatus(t, c.do("DELETE", "/v2/port_lists/"+pl1, nil), 200, "delete port list")
+	mustStatus(t, c.do("DELETE", "/v2/port_lists", map[string]any{"ids": []string{pl2, pl3}}), 200, "bulk delete port lists")
+	for _, pl := range []string{pl1, pl2, pl3} {
+		mustStatus(t, c.do("GET", "/v2/port_lists/"+pl, nil), 404, "deleted port list")
+	}
+
+	cr1 := mk("/v2/credentials", "credential", map[string]any{"name": "edit-1", "type": "ssh", "username": "a", "password": "pw-edit-1"})
+	cr2 := mk("/v2/credentials", "credential", map[string]any{"name": "edit-2", "type": "ssh", "username": "b", "password": "pw-edit-2"})
+	mustStatus(t, c.do("DELETE", "/v2/credentials?ids[]="+cr1+"&ids[]="+cr2, nil), 200, "bulk delete credentials")
+	for _, cr := range []string{cr1, cr2} {
+		mustStatus(t, c.do("GET", "/v2/credentials/"+cr, nil), 404, "deleted credential")
+	}
+
+	tg := mk("/v2/targets", "target", map[string]any{"name": "edit-target", "hosts": "192.0.2.77"})
+	sc := mk("/v2/scans", "scan", map[string]any{"name": "edit-scan", "target_id": tg})
+	mustStatus(t, c.do("DELETE", "/v2/scans/"+sc, nil), 200, "delete scan")
+	mustStatus(t, c.do("GET", "/v2/scans/"+sc, nil), 404, "deleted scan")
+	mustStatus(t, c.do("DELETE", "/v2/targets/"+tg, nil), 200, "delete target")
+	mustStatus(t, c.do("GET", "/v2/targets/"+tg, nil), 404, "deleted target")
 }

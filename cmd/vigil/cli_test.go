@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,7 +23,16 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// After a whole run, every mutating operation of the API must have been
+	// made to succeed, with its audit row, by some test.
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == "" && !testing.Short() {
+		if missing := audits.missing(); len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: %d mutating operations were never audited by a test:\n  %s\n", len(missing), strings.Join(missing, "\n  "))
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func TestConfigPrecedence(t *testing.T) {

@@ -60,6 +60,7 @@ type testServer struct {
 // mutation is a write the test made and the request id it got.
 type mutation struct {
 	method, path, requestID string
+	route                   string // "POST /v2/targets/{id}/..." from the OpenAPI document
 	status                  int
 }
 
@@ -83,6 +84,8 @@ func startServer(t *testing.T, backend string, extra ...string) *testServer {
 	}
 	ts.apiKey = m[1]
 	ts.loadOpenAPI()
+	// Every write of every test must have its audit row.
+	t.Cleanup(func() { ts.assertAudited(t) })
 	return ts
 }
 
@@ -152,6 +155,7 @@ func (ts *testServer) loadOpenAPI() {
 		ts.t.Fatalf("openapi.json is not valid: %v", err)
 	}
 	doc.Servers = openapi3.Servers{{URL: ts.url}}
+	audits.operations(doc)
 	ts.router, err = legacy.NewRouter(doc)
 	if err != nil {
 		ts.t.Fatal(err)
@@ -238,13 +242,20 @@ func (c *client) do(method, path string, body any) *response {
 		}
 	}
 	c.ts.validate(req, raw, resp, out.Raw)
-	if method != http.MethodGet && (resp.StatusCode < 300 || resp.StatusCode == http.StatusForbidden) {
-		c.ts.mu.Lock()
-		c.ts.mutations = append(c.ts.mutations, mutation{method: method, path: path, requestID: resp.Header.Get("X-Request-Id"),
-			status: resp.StatusCode})
-		c.ts.mu.Unlock()
-	}
+	c.ts.recordWrite(req, resp)
 	return out
+}
+
+// recordWrite keeps a write that succeeded or was refused for lack of
+// permission, for assertAudited.
+func (ts *testServer) recordWrite(req *http.Request, resp *http.Response) {
+	if req.Method == http.MethodGet || (resp.StatusCode >= 300 && resp.StatusCode != http.StatusForbidden) {
+		return
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.mutations = append(ts.mutations, mutation{method: req.Method, path: req.URL.RequestURI(), requestID: resp.Header.Get("X-Request-Id"),
+		route: ts.routeOf(req), status: resp.StatusCode})
 }
 
 // validate checks a real response against the OpenAPI document: its route
@@ -265,6 +276,18 @@ func (ts *testServer) validate(req *http.Request, reqBody []byte, resp *http.Res
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		ts.t.Errorf("%s %s -> %d: response does not match the OpenAPI document: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, truncateForLog(body))
 	}
+}
+
+// routeOf names req's operation in the OpenAPI document ("" if none).
+func (ts *testServer) routeOf(req *http.Request) string {
+	if ts.router == nil {
+		return ""
+	}
+	r, _, err := ts.router.FindRoute(req)
+	if err != nil {
+		return ""
+	}
+	return r.Method + " " + r.Path
 }
 
 func truncateForLog(b []byte) string {

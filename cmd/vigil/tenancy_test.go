@@ -46,6 +46,7 @@ func (c *client) raw(method, path, contentType string, body []byte, header map[s
 		c.ts.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	c.ts.recordWrite(req, resp)
 	out := &response{Status: resp.StatusCode, Header: resp.Header}
 	out.Raw, _ = io.ReadAll(resp.Body)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
@@ -569,5 +570,37 @@ func testTenancy(t *testing.T, backend string) {
 		}
 		return s == 403
 	})
+
+	// The writes the matrix only saw refused, made by those allowed to.
+	mustStatus(t, ann.do("PUT", "/v2/groups/"+gID, map[string]any{"group": map[string]any{"name": "Web and API team"}}), 200, "rename group")
+	if r := ann.do("GET", "/v2/groups/"+gID, nil); r.data()["name"] != "Web and API team" {
+		t.Errorf("renamed group: %s", r.Raw)
+	}
+	mustStatus(t, ann.do("DELETE", "/v2/groups/"+gID+"/members/"+vicID, nil), 200, "remove vic from the group")
+	if r := ann.do("GET", "/v2/groups/"+gID, nil); strings.Contains(string(r.Raw), vicID) {
+		t.Errorf("vic still a member: %s", r.Raw)
+	}
+	mustStatus(t, ann.do("POST", "/v2/organizations/subscribe", map[string]any{"plan": "vrms-big"}), 201, "customer subscribes itself")
+	if r := op.do("GET", "/v2/organizations/"+c1+"/subscriptions/active", nil); !strings.Contains(string(r.Raw), "vrms-big") {
+		t.Errorf("self-subscription not active: %s", r.Raw)
+	}
+	mustStatus(t, op.do("PUT", "/v2/organizations/"+c1, map[string]any{"organization": map[string]any{"name": "Customer One Pty"}}), 200, "rename customer")
+	if r := op.do("GET", "/v2/organizations/"+c1, nil); !strings.Contains(string(r.Raw), "Customer One Pty") {
+		t.Errorf("renamed customer: %s", r.Raw)
+	}
+	c3R := op.do("POST", "/v2/organizations", map[string]any{"organization": map[string]any{"name": "Customer Three"}})
+	mustStatus(t, c3R, 201, "third customer")
+	c3 := id(c3R.data())
+	mustStatus(t, op.do("PUT", "/v2/organizations/"+c1+"/move_user", map[string]any{"user_id": vicID, "organization_id": c3}), 200, "move vic")
+	if r := op.do("GET", "/v2/users?q[organization_id]="+c3, nil); len(r.list()) != 1 || id(r.list()[0]) != vicID {
+		t.Errorf("vic after the move: %s", r.Raw)
+	}
+	mustStatus(t, op.do("DELETE", "/v2/organizations/"+c3, nil), 200, "delete the third customer")
+	mustStatus(t, op.do("GET", "/v2/organizations/"+c3, nil), 404, "deleted customer")
+	trial := op.do("POST", "/v2/plans", map[string]any{"plan": map[string]any{"code": "trial", "name": "Trial", "product": "pci",
+		"features": map[string]any{"max_ips": 1, "users": 1}}})
+	mustStatus(t, trial, 201, "trial plan")
+	mustStatus(t, op.do("DELETE", "/v2/plans/"+id(trial.data()), nil), 200, "delete an unused plan")
+	mustStatus(t, op.do("GET", "/v2/plans/"+id(trial.data()), nil), 404, "deleted plan")
 	_ = fmt.Sprint()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -255,6 +256,11 @@ func testWorkflow(t *testing.T, backend string) {
 		t.Errorf("meta before reading: %v", m)
 	}
 	mustStatus(t, admin.do("PUT", "/v2/notifications/"+id(notes[0])+"/read", nil), 200, "read one")
+	mustStatus(t, admin.do("PUT", "/v2/notifications/"+id(notes[1])+"/seen", nil), 200, "see one")
+	// Reading one also saw it: two are seen now, one read.
+	if m := admin.do("GET", "/v2/notifications", nil).Body["meta"].(map[string]any); m["unseen_count"] != float64(len(notes)-2) || m["unread_count"] != float64(len(notes)-1) {
+		t.Errorf("meta after seeing one: %v", m)
+	}
 	mustStatus(t, bob.do("PUT", "/v2/notifications/"+id(notes[0])+"/read", nil), 404, "bob reads the admin's")
 	mustStatus(t, bob.do("GET", "/v2/notifications/"+id(notes[0]), nil), 404, "bob shows the admin's")
 	r = admin.do("PUT", "/v2/notifications/seen_all", nil)
@@ -297,6 +303,15 @@ func testWorkflow(t *testing.T, backend string) {
 	mustStatus(t, admin.do("DELETE", "/v2/exceptions?ids[]="+ex2+"&ids[]="+vigil.NewID(), nil), 404, "bulk delete with an unknown id")
 	mustStatus(t, admin.do("DELETE", "/v2/exceptions", map[string]any{"ids": []string{ex2}}), 200, "bulk delete")
 	mustStatus(t, admin.do("GET", "/v2/exceptions/"+ex2, nil), 404, "deleted exception")
+	r = admin.do("POST", "/v2/exceptions", map[string]any{"exception": map[string]any{"text": "Lab host", "nvt": "vigil.low", "hosts": "192.0.2.0/24"}})
+	mustStatus(t, r, 201, "third exception")
+	ex3 := id(r.data())
+	mustStatus(t, admin.do("PUT", "/v2/exceptions/"+ex3, map[string]any{"exception": map[string]any{"reason": "isolated lab", "hosts": "192.0.2.10"}}), 200, "update exception")
+	if d := admin.do("GET", "/v2/exceptions/"+ex3, nil).data(); d["reason"] != "isolated lab" || !strings.Contains(fmt.Sprint(d["hosts"]), "192.0.2.10") {
+		t.Errorf("updated exception: %v", d)
+	}
+	mustStatus(t, admin.do("DELETE", "/v2/exceptions/"+ex3, nil), 200, "delete exception")
+	mustStatus(t, admin.do("GET", "/v2/exceptions/"+ex3, nil), 404, "deleted exception")
 
 	// Schedules: daily at 09:00 New York; the scan runs when its slot comes.
 	ny, _ := time.LoadLocation("America/New_York")
@@ -312,6 +327,21 @@ func testWorkflow(t *testing.T, backend string) {
 		"timezone": "Mars/Olympus", "period_unit": "daily"}}), 422, "unknown zone")
 	mustStatus(t, admin.do("POST", "/v2/schedules", map[string]any{"schedule": map[string]any{"name": "x", "first_time": "2026-01-01T00:00:00Z",
 		"rrule": "FREQ=SECONDLY"}}), 422, "too frequent")
+	r = admin.do("POST", "/v2/schedules/calculate_first_date", map[string]any{"schedule": map[string]any{"first_time": "2020-01-06T09:00:00",
+		"timezone": "Europe/Berlin", "period_unit": "weekly"}})
+	mustStatus(t, r, 200, "first date of an unsaved schedule")
+	if fd, _ := time.Parse(time.RFC3339, fmt.Sprint(r.data()["first_date"])); fd.Before(fc.Now()) || fd.In(mustLoad(t, "Europe/Berlin")).Weekday() != time.Monday {
+		t.Errorf("first date: %s", r.Raw)
+	}
+	weekly := admin.do("POST", "/v2/schedules", map[string]any{"schedule": map[string]any{"name": "Weekly", "first_time": first.Format("2006-01-02T15:04:05"),
+		"timezone": "America/New_York", "period_unit": "weekly"}})
+	mustStatus(t, weekly, 201, "second schedule")
+	mustStatus(t, admin.do("PUT", "/v2/schedules/"+id(weekly.data()), map[string]any{"schedule": map[string]any{"name": "Fortnightly", "period": 2}}), 200, "update schedule")
+	if d := admin.do("GET", "/v2/schedules/"+id(weekly.data()), nil).data(); d["name"] != "Fortnightly" || d["period"] != float64(2) {
+		t.Errorf("updated schedule: %v", d)
+	}
+	mustStatus(t, admin.do("DELETE", "/v2/schedules", map[string]any{"ids": []string{id(weekly.data())}}), 200, "bulk delete schedules")
+	mustStatus(t, admin.do("GET", "/v2/schedules/"+id(weekly.data()), nil), 404, "deleted schedule")
 	r = admin.do("POST", "/v2/schedules/calculate_next_date?n=3", map[string]any{"id": id(sched)})
 	mustStatus(t, r, 200, "next dates")
 	if dates := r.data()["next_dates"].([]any); len(dates) != 3 {
@@ -349,8 +379,33 @@ func testWorkflow(t *testing.T, backend string) {
 	mustStatus(t, admin.do("GET", "/v2/audit/events/"+id(r.list()[0]), nil), 200, "audit event")
 	mustStatus(t, bob.do("GET", "/v2/audit/events", nil), 403, "bob reads the audit trail")
 	mustStatus(t, admin.raw("DELETE", "/v2/audit/events/"+id(r.list()[0]), "", nil, nil), 405, "no API deletes audit rows")
+
+	// Webhook edits: rename, pause and resume, a new secret, and a finished
+	// delivery sent again, signed with that new secret.
+	mustStatus(t, admin.do("PUT", "/v2/webhooks/"+id(hook), map[string]any{"webhook": map[string]any{"name": "Ticketing (prod)"}}), 200, "update webhook")
+	mustStatus(t, admin.do("PUT", "/v2/webhooks/"+id(hook)+"/deactivate", nil), 200, "deactivate")
+	if d := admin.do("GET", "/v2/webhooks/"+id(hook), nil).data(); d["active"] != false || d["name"] != "Ticketing (prod)" {
+		t.Errorf("deactivated webhook: %v", d)
+	}
+	mustStatus(t, admin.do("PUT", "/v2/webhooks/"+id(hook)+"/activate", nil), 200, "activate")
+	rot := admin.do("POST", "/v2/webhooks/"+id(hook)+"/rotate_secret", nil)
+	mustStatus(t, rot, 200, "rotate secret")
+	newSecret, _ := rot.data()["secret"].(string)
+	if newSecret == "" || newSecret == secret || rot.data()["active"] != true {
+		t.Fatalf("rotated secret: %s", rot.Raw)
+	}
+	expired := admin.do("GET", "/v2/webhooks/"+id(hook)+"/deliveries?q[event]=exception_expired", nil).list()
+	if len(expired) != 1 {
+		t.Fatalf("exception_expired deliveries: %v", expired)
+	}
+	mustStatus(t, admin.do("POST", "/v2/webhooks/"+id(hook)+"/deliveries/"+id(expired[0])+"/redeliver", nil), 200, "redeliver")
+	waitFor(t, 20*time.Second, "the redelivery", func() bool { return len(rc.succeeded(vigil.EventExceptionExpired)) == 2 })
+	again := rc.succeeded(vigil.EventExceptionExpired)[1]
+	if again.header.Get(webhook.HeaderDelivery) != id(expired[0]) || !webhook.Verify(newSecret, again.body, again.header.Get(webhook.HeaderSignature)) {
+		t.Errorf("redelivery: %v (signed with the new secret: %v)", again.header, webhook.Verify(newSecret, again.body, again.header.Get(webhook.HeaderSignature)))
+	}
 	mustStatus(t, admin.do("DELETE", "/v2/webhooks/"+id(hook), nil), 200, "delete webhook")
-	ts.assertAudited(t, adminPassword, "bob-password-1", secret, ts.apiKey, admin.token, bob.token)
+	ts.assertAudited(t, adminPassword, "bob-password-1", secret, newSecret, ts.apiKey, admin.token, bob.token)
 }
 
 // reportRun plays a scanner node for scan's requested run: it claims it,
@@ -443,4 +498,13 @@ func testWebhookRestart(t *testing.T, database []string) {
 		t.Errorf("receipts: %d, want one failure and one success of the same delivery", len(calls))
 	}
 	killServer(t)
+}
+
+func mustLoad(t *testing.T, zone string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
