@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -245,4 +246,99 @@ func TestLockoutEnds(t *testing.T) {
 			t.Fatalf("the lock did not end: %d %s", r.Status, r.Raw)
 		}
 	}
+}
+
+// TestSelfService walks one account through what its owner does alone:
+// confirming it, editing the profile and password, SMS 2FA (enrolment,
+// codes on demand, the sign-in challenge, default method, disabling), an
+// SSAPI key revoked, and finally deleting the account. SMS go to the
+// outbox, read with `vigil admin outbox`.
+func TestSelfService(t *testing.T) {
+	smtpd := mailtest.Start(t)
+	ts := startServer(t, "sqlite", "--smtp-url", smtpd.URL(), "--smtp-from", "noreply@vigil.test", "--portal-url", "https://portal.test")
+	admin := ts.signIn(ts.apiKey, adminEmail, adminPassword)
+	anon := ts.client()
+	const email, phone = "dana@example.com", "+447400123456"
+	lastCode := func(want int) string {
+		t.Helper()
+		var lines []string
+		waitFor(t, 10*time.Second, fmt.Sprintf("%d SMS in the outbox", want), func() bool {
+			out, err := runCLI(t, "admin", "outbox", "--data-dir", ts.dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = strings.Split(strings.TrimSpace(out), "\n")
+			return len(lines) == want && strings.Contains(lines[0], phone)
+		})
+		m := regexp.MustCompile(`\b(\d{6})\b`).FindStringSubmatch(lines[0])
+		if m == nil {
+			t.Fatalf("no code in %q", lines[0])
+		}
+		return m[1]
+	}
+
+	// Confirmation: the account is created with a password and confirmed by link.
+	mustStatus(t, admin.do("POST", "/v2/users", map[string]any{"user": map[string]any{"email": email, "name": "Dana", "role": "user",
+		"password": "dana-password-1"}}), 201, "create dana")
+	mail := smtpd.WaitFor(t, email, "Confirm your", 15*time.Second)
+	mustStatus(t, anon.do("POST", "/auth/confirmation", map[string]any{"confirmation_token": linkToken(t, mail, "confirmation_token")}), 200, "confirm")
+	dana := ts.signIn(ts.apiKey, email, "dana-password-1")
+
+	// Profile and password.
+	mustStatus(t, dana.do("PUT", "/v2/user/me", map[string]any{"user": map[string]any{"name": "Dana Scully", "timezone": "Europe/Berlin"}}), 200, "update me")
+	if a := attr(dana.do("GET", "/v2/user/me", nil)); a["name"] != "Dana Scully" || a["timezone"] != "Europe/Berlin" {
+		t.Errorf("me after update: %v", a)
+	}
+	mustStatus(t, dana.do("PUT", "/v2/user/me/password", map[string]any{"current_password": "dana-password-1", "password": "dana-password-2"}), 200, "change password")
+	mustStatus(t, anon.do("POST", "/auth/sign_in", map[string]any{"username": email, "password": "dana-password-1"}), 401, "the old password")
+	dana = ts.signIn(ts.apiKey, email, "dana-password-2")
+
+	// SMS 2FA: enrol with a code, ask for another, make it the default.
+	r := dana.do("PUT", "/v2/user/mfa/enable?method=sms&country_code=%2B44&phone_number=7400123456", nil)
+	mustStatus(t, r, 200, "enable sms")
+	mustStatus(t, dana.do("PUT", "/v2/user/mfa/verify_installation?method=sms&otp_attempt="+lastCode(1), nil), 200, "verify sms")
+	mustStatus(t, dana.do("PUT", "/v2/user/mfa/default_method?method=sms", nil), 200, "default method")
+	mustStatus(t, dana.do("PUT", "/v2/user/mfa/default_method?method=totp", nil), 422, "a method not enabled")
+	r = dana.do("POST", "/v2/user/mfa/sms_code", nil)
+	mustStatus(t, r, 200, "sms code on demand")
+	lastCode(2)
+
+	// Sign-in asks for the second factor and texts it; check_2fa names it,
+	// send_sms_otp sends another.
+	first := anon.do("POST", "/auth/sign_in", map[string]any{"username": email, "password": "dana-password-2"})
+	state, _ := first.Body["otp_session_state"].(string)
+	if state == "" || first.Body["token"] != nil {
+		t.Fatalf("sign-in without the second factor: %s", first.Raw)
+	}
+	r = anon.do("POST", "/auth/check_2fa", map[string]any{"otp_session_state": state})
+	mustStatus(t, r, 200, "check 2fa")
+	if r.Body["method"] != "sms" || !strings.HasSuffix(fmt.Sprint(r.Body["phone"]), "3456") || strings.Contains(string(r.Raw), "7400123") {
+		t.Errorf("check_2fa: %s", r.Raw)
+	}
+	lastCode(3) // the sign-in texted the default method's code
+	mustStatus(t, anon.do("POST", "/auth/send_sms_otp", map[string]any{"otp_session_state": state}), 200, "send sms otp")
+	r = anon.do("POST", "/auth/sign_in", map[string]any{"otp_session_state": state, "otp_attempt": lastCode(4)})
+	mustStatus(t, r, 200, "sign in with the SMS code")
+	dana = &client{ts: ts, apiKey: ts.apiKey, token: r.Body["token"].(string)}
+
+	// Disabling SMS takes a fresh code.
+	mustStatus(t, dana.do("POST", "/v2/user/mfa/sms_code", nil), 200, "code to disable")
+	mustStatus(t, dana.do("PUT", "/v2/user/mfa/disable?method=sms&otp_attempt="+lastCode(5), nil), 200, "disable sms")
+	if tfa := attr(dana.do("GET", "/v2/user/me", nil))["two_factor_authentication"].(map[string]any); tfa["otp_sms_enabled"] != false {
+		t.Errorf("2fa after disabling: %v", tfa)
+	}
+
+	// SSAPI key: generated, then revoked, after which it opens nothing.
+	r = dana.do("POST", "/v2/user/ssapi_key", nil)
+	mustStatus(t, r, 201, "ssapi key")
+	key := r.data()["api_key"].(string)
+	mustStatus(t, ss(dana, key, "GET", "/api/ss/groups", nil), 200, "the key works")
+	mustStatus(t, dana.do("DELETE", "/v2/user/ssapi_key", nil), 200, "revoke the key")
+	mustStatus(t, ss(dana, key, "GET", "/api/ss/groups", nil), 401, "the revoked key")
+
+	// Deleting the account takes its password; afterwards it cannot sign in.
+	mustStatus(t, dana.do("DELETE", "/v2/user/me", map[string]any{"current_password": "wrong-password"}), 422, "delete with a wrong password")
+	mustStatus(t, dana.do("DELETE", "/v2/user/me", map[string]any{"current_password": "dana-password-2"}), 200, "delete my account")
+	mustStatus(t, anon.do("POST", "/auth/sign_in", map[string]any{"username": email, "password": "dana-password-2"}), 401, "deleted account")
+	ts.assertAudited(t, "dana-password-1", "dana-password-2", key)
 }
