@@ -15,6 +15,7 @@ import (
 func RunAll(t *testing.T, open Opener) {
 	tests := map[string]func(*testing.T, *store.Store){
 		"Accounts":           testAccounts,
+		"PartnerWebhooks":    testPartnerWebhooks,
 		"Tokens":             testTokens,
 		"AuthFailures":       testAuthFailures,
 		"TargetCRUD":         testTargetCRUD,
