@@ -369,16 +369,26 @@ func (s *Server) ssGroupScans(ctx context.Context, r *http.Request) (any, error)
 	return map[string]any{"count": len(scans), key: convert(scans, scanJSON)}, nil
 }
 
-func (s *Server) ssGroupTargets(ctx context.Context, r *http.Request) (any, error) {
+// groupPage reads skip/limit and the group of a per-group list the caller
+// may see, and scopes the list options to it.
+func (s *Server) groupPage(ctx context.Context, r *http.Request) (*vigil.Principal, vigil.ListOptions, int, error) {
 	opts, trim, err := skipLimit(r)
 	if err != nil {
-		return nil, err
+		return nil, opts, 0, err
 	}
 	p, g, err := s.visibleGroup(ctx, r.PathValue("id"))
 	if err != nil {
-		return nil, err
+		return nil, opts, 0, err
 	}
 	opts.Group = g.ID
+	return p, opts, trim, nil
+}
+
+func (s *Server) ssGroupTargets(ctx context.Context, r *http.Request) (any, error) {
+	p, opts, trim, err := s.groupPage(ctx, r)
+	if err != nil {
+		return nil, err
+	}
 	targets, _, err := s.Targets.FindTargets(ctx, p.OrganizationID, opts)
 	if err != nil {
 		return nil, err
@@ -392,15 +402,10 @@ func (s *Server) ssGroupTargets(ctx context.Context, r *http.Request) (any, erro
 }
 
 func (s *Server) ssGroupVulnerabilities(ctx context.Context, r *http.Request) (any, error) {
-	opts, trim, err := skipLimit(r)
+	p, opts, trim, err := s.groupPage(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	p, g, err := s.visibleGroup(ctx, r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	opts.Group = g.ID
 	q := r.URL.Query()
 	if pr := q.Get("priority"); pr != "" {
 		sev, ok := map[string]string{"critical": "high", "high": "high", "medium": "medium", "low": "low", "info": "log"}[strings.ToLower(pr)]
